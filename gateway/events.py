@@ -1,0 +1,97 @@
+"""Normalized results and inbound events (contract).
+
+Plain frozen dataclasses: cheap to build on the webhook hot path, easy to store. Every
+object keeps the provider's original data in ``raw`` so nothing is lost in translation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, TypeAlias
+
+SendStatus = Literal["accepted", "queued", "held_for_quality_assessment"]
+DeliveryStatus = Literal["queued", "sent", "delivered", "read", "failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendReceipt:
+    """The provider took the message: its id, and how far it got."""
+
+    provider: str
+    message_id: str
+    recipient: str | None
+    status: SendStatus
+    raw: Any = field(default=None, repr=False, compare=False)
+    sender: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateReceipt:
+    """A template creation request was accepted (review status as reported)."""
+
+    provider: str
+    template_id: str | None
+    name: str
+    status: str | None
+    category: str | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorDetail:
+    """One provider error; ``category`` is a :mod:`gateway.errors` class name."""
+
+    code: int | str | None
+    title: str | None
+    message: str | None
+    category: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowCompleted:
+    """A user submitted a Flow: ``response`` is the decoded ``response_json``."""
+
+    provider: str
+    message_id: str
+    sender: str
+    flow_token: str | None
+    response: dict[str, Any]
+    reply_to: str | None
+    timestamp: datetime | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageStatus:
+    """A delivery status of a message we sent."""
+
+    provider: str
+    message_id: str
+    recipient: str | None
+    status: DeliveryStatus
+    errors: tuple[ErrorDetail, ...]
+    timestamp: datetime | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorEvent:
+    """An error the provider reports outside any message (e.g. Meta's value-level errors)."""
+
+    provider: str
+    errors: tuple[ErrorDetail, ...]
+    timestamp: datetime | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnhandledEvent:
+    """Anything else the provider sent (a text message, an unknown event): passed on."""
+
+    provider: str
+    kind: str
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+InboundEvent: TypeAlias = FlowCompleted | MessageStatus | ErrorEvent | UnhandledEvent

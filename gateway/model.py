@@ -1,0 +1,309 @@
+"""The provider-neutral model (contract): what to send, in Meta's Flows vocabulary.
+
+Every rule is checked at construction, so an invalid message never reaches an adapter.
+Violations raise ``pydantic.ValidationError`` whose entries name the field (``loc``) and
+the rule (``type``, e.g. ``flow_cta_too_long``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+FlowAction = Literal["navigate", "data_exchange"]
+FlowMode = Literal["draft", "published"]
+
+CTA_MAX = 20
+HEADER_MAX = 60
+FOOTER_MAX = 60
+BODY_MAX = 1024
+BUTTON_TEXT_MAX = 25
+TEMPLATE_BODY_MAX = 1024
+
+_PHONE = re.compile(r"\+?[0-9]+")
+_OPAQUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+_EMOJI_EXTRA = {0x200D, 0x20E3, 0xFE0F}  # ZWJ, keycap, emoji presentation selector
+
+
+def _has_emoji(text: str) -> bool:
+    for ch in text:
+        cp = ord(ch)
+        if (
+            cp in _EMOJI_EXTRA
+            or 0x1F000 <= cp <= 0x1FAFF
+            or 0x2600 <= cp <= 0x27BF
+            or unicodedata.category(ch) in ("So", "Cs")
+        ):
+            return True
+    return False
+
+
+def _rule(rule: str, message: str, **ctx: Any) -> PydanticCustomError:
+    return PydanticCustomError(rule, message, ctx)
+
+
+def _check_len(value: str | None, limit: int, rule: str) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise _rule("empty_string", "must not be empty or blank")
+    if len(value) > limit:
+        raise _rule(rule, "must be at most {limit} characters (got {n})", limit=limit, n=len(value))
+    return value
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
+
+
+class TemplateRef(_Frozen):
+    """An approved template with a FLOW button, for business-initiated sends."""
+
+    name: str = Field(min_length=1, max_length=512)
+    language: str = Field(min_length=2, max_length=15, pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]+)?$")
+    button_index: int = Field(default=0, ge=0, le=9)
+    body_parameters: tuple[str, ...] = ()
+
+    @field_validator("body_parameters")
+    @classmethod
+    def _params_not_blank(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for i, p in enumerate(v):
+            if not p.strip():
+                raise _rule("empty_string", "body_parameters[{i}] must not be blank", i=i)
+        return v
+
+
+_INTERACTIVE_ONLY = ("flow_cta", "screen", "header", "body", "footer", "mode", "flow_action")
+
+
+class FlowMessage(_Frozen):
+    """One Flow to one recipient: an interactive message, or a template with a FLOW button.
+
+    Interactive (inside the 24 h window): exactly one of ``flow_id``/``flow_name``, plus
+    ``flow_cta`` and ``body``. Template (business-initiated): ``template`` set, no Flow
+    identity (the template holds it); ``flow_token`` and ``data`` feed the button.
+    """
+
+    to: str
+    flow_id: str | None = None
+    flow_name: str | None = None
+    flow_cta: str | None = None
+    flow_token: str | None = None
+    flow_action: FlowAction = "navigate"
+    screen: str | None = None
+    data: dict[str, Any] | None = None
+    mode: FlowMode = "published"
+    header: str | None = None
+    body: str | None = None
+    footer: str | None = None
+    template: TemplateRef | None = None
+    sender: str | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _check_to(cls, v: str) -> str:
+        if _PHONE.fullmatch(v):
+            digits = len(v.lstrip("+"))
+            if not 6 <= digits <= 15:
+                raise _rule(
+                    "invalid_phone",
+                    "phone number must have 6 to 15 digits (E.164), got {n}",
+                    n=digits,
+                )
+            return v
+        if not _OPAQUE_ID.fullmatch(v):
+            raise _rule(
+                "invalid_recipient",
+                "must be an E.164 phone number ('+' optional) or a WhatsApp id",
+            )
+        return v
+
+    @field_validator("flow_id", "flow_name", "flow_token", "screen", "sender")
+    @classmethod
+    def _not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise _rule("empty_string", "must not be empty or blank")
+        return v
+
+    @field_validator("flow_cta")
+    @classmethod
+    def _check_cta(cls, v: str | None) -> str | None:
+        v = _check_len(v, CTA_MAX, "flow_cta_too_long")
+        if v is not None and _has_emoji(v):
+            raise _rule("flow_cta_emoji", "must not contain emoji")
+        return v
+
+    @field_validator("header")
+    @classmethod
+    def _check_header(cls, v: str | None) -> str | None:
+        return _check_len(v, HEADER_MAX, "header_too_long")
+
+    @field_validator("footer")
+    @classmethod
+    def _check_footer(cls, v: str | None) -> str | None:
+        return _check_len(v, FOOTER_MAX, "footer_too_long")
+
+    @field_validator("body")
+    @classmethod
+    def _check_body(cls, v: str | None) -> str | None:
+        return _check_len(v, BODY_MAX, "body_too_long")
+
+    @field_validator("data")
+    @classmethod
+    def _check_data(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and not v:
+            raise _rule("data_empty", "must be a non-empty object when given (or omitted)")
+        return v
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> Self:
+        if self.template is not None:
+            self._check_template_send()
+        else:
+            self._check_interactive()
+        return self
+
+    def _check_template_send(self) -> None:
+        if self.flow_id is not None or self.flow_name is not None:
+            field = "flow_id" if self.flow_id is not None else "flow_name"
+            raise _rule(
+                "template_flow_identity",
+                "{field} is not allowed in a template send: the template's FLOW button "
+                "already names the Flow",
+                field=field,
+            )
+        used = [f for f in _INTERACTIVE_ONLY if f in self.model_fields_set]
+        if used:
+            raise _rule(
+                "template_interactive_field",
+                "{fields} only apply to interactive Flow messages, not to a template send "
+                "(the approved template defines the button, text and first screen)",
+                fields=", ".join(used),
+            )
+
+    def _check_interactive(self) -> None:
+        if (self.flow_id is None) == (self.flow_name is None):
+            raise _rule(
+                "flow_identity",
+                "exactly one of flow_id or flow_name is required for an interactive message",
+            )
+        if self.flow_cta is None:
+            raise _rule("flow_cta_missing", "flow_cta is required for an interactive message")
+        if self.body is None:
+            raise _rule("body_missing", "body is required for an interactive message")
+        if self.flow_action == "navigate" and self.screen is None:
+            raise _rule("screen_missing", "screen is required when flow_action is 'navigate'")
+        if self.flow_action == "data_exchange":
+            if self.screen is not None:
+                raise _rule(
+                    "screen_forbidden",
+                    "screen must be omitted when flow_action is 'data_exchange' "
+                    "(the endpoint chooses the first screen)",
+                )
+            if self.data is not None:
+                raise _rule(
+                    "data_forbidden",
+                    "data must be omitted when flow_action is 'data_exchange' "
+                    "(the endpoint provides it on INIT)",
+                )
+
+    @property
+    def is_template(self) -> bool:
+        return self.template is not None
+
+
+class FlowTemplate(_Frozen):
+    """A message template with one FLOW button, for ``create_template``."""
+
+    name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
+    language: str = Field(min_length=2, max_length=15, pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]+)?$")
+    category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
+    body: str
+    body_examples: tuple[str, ...] = ()
+    button_text: str
+    flow_id: str | None = None
+    flow_name: str | None = None
+    flow_json: str | None = None
+    flow_action: FlowAction = "navigate"
+    navigate_screen: str | None = None
+    header: str | None = None
+    footer: str | None = None
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("flow_json", mode="before")
+    @classmethod
+    def _flow_json_text(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+        if isinstance(v, str):
+            try:
+                parsed = json.loads(v)
+            except ValueError as exc:
+                raise _rule("flow_json_invalid", "is not valid JSON: {err}", err=str(exc)) from None
+            if not isinstance(parsed, dict):
+                raise _rule("flow_json_invalid", "must encode a JSON object (the Flow JSON)")
+        return v
+
+    @field_validator("body")
+    @classmethod
+    def _check_body(cls, v: str) -> str:
+        return _check_len(v, TEMPLATE_BODY_MAX, "body_too_long") or v
+
+    @field_validator("button_text")
+    @classmethod
+    def _check_button(cls, v: str) -> str:
+        return _check_len(v, BUTTON_TEXT_MAX, "button_text_too_long") or v
+
+    @field_validator("header")
+    @classmethod
+    def _check_header(cls, v: str | None) -> str | None:
+        return _check_len(v, HEADER_MAX, "header_too_long")
+
+    @field_validator("footer")
+    @classmethod
+    def _check_footer(cls, v: str | None) -> str | None:
+        return _check_len(v, FOOTER_MAX, "footer_too_long")
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Self:
+        given = [f for f in ("flow_id", "flow_name", "flow_json") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise _rule(
+                "flow_identity",
+                "exactly one of flow_id, flow_name or flow_json is required (got {given})",
+                given=", ".join(given) or "none",
+            )
+        if self.flow_action == "navigate" and self.navigate_screen is None:
+            raise _rule(
+                "navigate_screen_missing",
+                "navigate_screen is required when flow_action is navigate",
+            )
+        if self.flow_action == "data_exchange" and self.navigate_screen is not None:
+            raise _rule(
+                "navigate_screen_forbidden",
+                "navigate_screen must be omitted when flow_action is data_exchange",
+            )
+        placeholders = {int(n) for n in _PLACEHOLDER.findall(self.body)}
+        if self.body_examples and len(self.body_examples) != len(placeholders):
+            raise _rule(
+                "body_examples_mismatch",
+                "body has {p} placeholder(s) but {e} body_examples were given",
+                p=len(placeholders),
+                e=len(self.body_examples),
+            )
+        if placeholders and not self.body_examples:
+            raise _rule(
+                "body_examples_missing",
+                "body uses placeholders {{{{n}}}}: give one body_examples entry for each",
+            )
+        return self

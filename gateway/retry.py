@@ -1,0 +1,89 @@
+"""One retry policy for the sync and the async gateway.
+
+The policy decides *whether* (the error's ``retryable`` flag, plus the ambiguous-outcome
+switch) and *how long* (``Retry-After`` when the provider gives one, capped; otherwise
+exponential backoff with full jitter). tenacity runs the loop: ``Retrying`` for
+:class:`~gateway.client.Gateway`, ``AsyncRetrying`` for :class:`~gateway.client.AsyncGateway`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from tenacity import AsyncRetrying, RetryCallState, Retrying, stop_after_attempt
+
+from gateway.errors import OutcomeUnknown, ProviderError
+
+
+class RetrySettings(BaseModel):
+    """``[gateway.retry]`` in the config file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    initial_backoff: float = Field(default=0.5, ge=0)
+    max_backoff: float = Field(default=8.0, ge=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    retry_after_cap: float = Field(default=30.0, ge=0)
+    retry_ambiguous: bool = False
+    """Retry when the request was sent but no response came (risk: a duplicate message)."""
+
+
+class RetryPolicy:
+    """Turns :class:`RetrySettings` into tenacity controllers."""
+
+    def __init__(
+        self,
+        settings: RetrySettings | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings or RetrySettings()
+        self._sleep = sleep
+        self._async_sleep = async_sleep
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+
+    def should_retry(self, exc: BaseException) -> bool:
+        if isinstance(exc, OutcomeUnknown):
+            return self.settings.retry_ambiguous
+        return isinstance(exc, ProviderError) and exc.retryable
+
+    def delay(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        s = self.settings
+        retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
+        if retry_after is not None:
+            return min(retry_after, s.retry_after_cap)
+        ceiling = min(s.max_backoff, s.initial_backoff * s.multiplier ** (attempt - 1))
+        return self._rng.uniform(0, ceiling)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self.delay(exc, state.attempt_number)
+
+    def _retry(self, state: RetryCallState) -> bool:
+        if state.outcome is None or not state.outcome.failed:
+            return False
+        exc = state.outcome.exception()
+        return exc is not None and self.should_retry(exc)
+
+    def _kwargs(self) -> dict[str, Any]:
+        return {
+            "retry": self._retry,
+            "wait": self._wait,
+            "stop": stop_after_attempt(self.settings.max_attempts),
+            "reraise": True,
+        }
+
+    def retrying(self) -> Retrying:
+        return Retrying(sleep=self._sleep, **self._kwargs())
+
+    def async_retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(sleep=self._async_sleep, **self._kwargs())

@@ -1,0 +1,66 @@
+"""Provider adapters and their registry.
+
+Built-in adapters are registered by import path and imported on first use. Third-party
+packages add providers through the ``flowgateway.providers`` entry-point group
+(``name = "package.module:AdapterClass"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from gateway.errors import ConfigError
+from providers.base import Adapter
+
+ENTRY_POINT_GROUP = "flowgateway.providers"
+
+_BUILTIN: dict[str, str] = {
+    "meta_cloud": "providers.meta_cloud:MetaCloudAdapter",
+}
+
+_loaded: dict[str, type[Adapter]] = {}
+
+
+def _registry() -> dict[str, str]:
+    found = dict(_BUILTIN)
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)  # built-ins cannot be shadowed
+    return found
+
+
+def adapter_names() -> list[str]:
+    """Names of every available adapter, built-in and installed."""
+    return sorted(_registry())
+
+
+def adapter_class(name: str) -> type[Adapter]:
+    """The adapter class registered under ``name`` (imported lazily)."""
+    cls = _loaded.get(name)
+    if cls is not None:
+        return cls
+    target = _registry().get(name)
+    if target is None:
+        raise ConfigError(
+            "provider", f"unknown provider {name!r} (known: {', '.join(adapter_names())})"
+        )
+    module_name, _, attr = target.partition(":")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            "provider", f"cannot load provider {name!r} from {target!r}: {exc}"
+        ) from None
+    if not (isinstance(obj, type) and issubclass(obj, Adapter)):
+        raise ConfigError("provider", f"{target!r} is not an Adapter subclass")
+    _loaded[name] = obj
+    return obj
+
+
+def get_adapter(name: str, **settings: Any) -> Adapter:
+    """A configured adapter: ``get_adapter("meta_cloud", phone_number_id=…, access_token=…)``."""
+    return adapter_class(name).from_settings(**settings)
+
+
+__all__ = ["ENTRY_POINT_GROUP", "Adapter", "adapter_class", "adapter_names", "get_adapter"]

@@ -1,0 +1,206 @@
+"""What every adapter is, and the small pure helpers adapters share.
+
+An adapter translates and nothing else: neutral model → :class:`HttpRequest`,
+:class:`HttpResponse` → receipt or typed error, webhook bytes → normalized events. No
+sockets, sleeps or clocks, so one adapter serves the sync and the async gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from gateway.errors import ConfigError, SignatureError, UnsupportedFeature, WebhookPayloadError
+from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
+from gateway.http import HttpRequest, HttpResponse
+from gateway.model import FlowMessage, FlowTemplate
+
+# Capability names an adapter may declare.
+FLOW_ID = "flow_id"
+FLOW_NAME = "flow_name"
+DRAFT_MODE = "draft_mode"
+TEMPLATE_SEND = "template_send"
+TEMPLATE_CREATE = "template_create"
+FLOW_MANAGEMENT = "flow_management"
+MEDIA_HEADER = "media_header"
+
+
+class AdapterSettings(BaseModel):
+    """Base of every adapter's settings; secrets are ``SecretStr`` so reprs hide them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    base_url: str
+
+    def secret_values(self) -> list[str]:
+        return [
+            v.get_secret_value()
+            for v in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(v, SecretStr)
+        ]
+
+
+class Adapter(ABC):
+    """The contract every provider adapter fulfils."""
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
+    Settings: ClassVar[type[AdapterSettings]]
+
+    def __init__(self, settings: AdapterSettings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, *, key_prefix: str = "", **values: Any) -> Self:
+        """Validate ``values`` against :attr:`Settings`; errors name the offending key."""
+        try:
+            settings = cls.Settings.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                allowed = ", ".join(sorted(cls.Settings.model_fields))
+                msg = f"unknown setting for provider {cls.name!r} (allowed: {allowed})"
+            raise ConfigError(f"{key_prefix}{key}", msg) from None
+        return cls(settings)
+
+    def __repr__(self) -> str:
+        shown = {
+            k: ("***" if isinstance(v, SecretStr) else v)
+            for k, v in self.settings.model_dump().items()
+            if v is not None
+        }
+        return f"{type(self).__name__}({shown})"
+
+    # -- capability checks -------------------------------------------------------------
+
+    def require(self, feature: str, detail: str = "") -> None:
+        if feature not in self.capabilities:
+            raise UnsupportedFeature(self.name, feature, detail)
+
+    def check_message(self, msg: FlowMessage) -> None:
+        """Refuse what this provider cannot express, before any request is built."""
+        if msg.template is not None:
+            self.require(TEMPLATE_SEND)
+            return
+        if msg.flow_name is not None:
+            self.require(FLOW_NAME, "send the Flow by flow_id instead")
+        if msg.mode == "draft":
+            self.require(DRAFT_MODE)
+
+    # -- the translation contract ------------------------------------------------------
+
+    @abstractmethod
+    def build_send(self, msg: FlowMessage) -> HttpRequest:
+        """The request that sends ``msg``."""
+
+    def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:
+        """The request that creates ``tpl``."""
+        raise UnsupportedFeature(self.name, TEMPLATE_CREATE)
+
+    @abstractmethod
+    def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
+        """A receipt, or raise the matching :class:`~gateway.errors.ProviderError`."""
+
+    def parse_create_template_response(
+        self, resp: HttpResponse, tpl: FlowTemplate
+    ) -> TemplateReceipt:
+        raise UnsupportedFeature(self.name, TEMPLATE_CREATE)
+
+    @abstractmethod
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        """Raise :class:`~gateway.errors.SignatureError` unless the callback is authentic."""
+
+    @abstractmethod
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        """Normalized events; unknown content becomes ``UnhandledEvent``."""
+
+    def verify_challenge(self, params: Mapping[str, str]) -> str:
+        """Answer a subscription handshake (Meta's ``hub.challenge``)."""
+        raise UnsupportedFeature(self.name, "webhook_challenge")
+
+
+# -- pure helpers ----------------------------------------------------------------------
+
+
+def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def load_json_body(body: bytes | str) -> Any:
+    """Decode a webhook body, or raise :class:`WebhookPayloadError` saying why."""
+    try:
+        return json.loads(body)
+    except (ValueError, TypeError) as exc:
+        raise WebhookPayloadError(f"body is not valid JSON ({exc})") from None
+
+
+def expect_dict(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise WebhookPayloadError(f"{path or 'body'}: expected an object, got {_kind(value)}")
+    return value
+
+
+def expect_list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise WebhookPayloadError(f"{path}: expected an array, got {_kind(value)}")
+    return value
+
+
+def expect_str(value: Any, path: str) -> str:
+    if not isinstance(value, str | int) or isinstance(value, bool) or value == "":
+        raise WebhookPayloadError(f"{path}: expected a non-empty string, got {_kind(value)}")
+    return str(value)
+
+
+def opt_str(value: Any) -> str | None:
+    if value is None or value == "" or isinstance(value, bool | dict | list):
+        return None
+    return str(value)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def unix_time(value: Any) -> datetime | None:
+    """A Unix-seconds timestamp (number or digit string) as aware UTC, else None."""
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+def hmac_sha256_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def check_hub_signature(body: bytes, headers: Mapping[str, str], secret: str) -> None:
+    """Verify ``X-Hub-Signature-256: sha256=<hex>`` over the raw body, in constant time."""
+    given = lower_keys(headers).get("x-hub-signature-256")
+    if not given:
+        raise SignatureError("missing X-Hub-Signature-256 header")
+    given = given.strip()
+    if given.lower().startswith("sha256="):
+        given = given[7:]
+    expected = hmac_sha256_hex(secret, body)
+    if not hmac.compare_digest(expected.encode(), given.lower().encode()):
+        raise SignatureError("X-Hub-Signature-256 does not match the body")
+
+
+def decode_response_json(raw: Any, path: str) -> dict[str, Any]:
+    """``response_json`` arrives as a JSON string (Cloud) or an object (On-Premise docs)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise WebhookPayloadError(f"{path}: not valid JSON ({exc})") from None
+    return expect_dict(raw, path)

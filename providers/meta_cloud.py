@@ -1,0 +1,130 @@
+"""Meta WhatsApp Cloud API adapter (``meta_cloud``)."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+
+from gateway.errors import ConfigError, SignatureError
+from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
+from gateway.http import HttpRequest, HttpResponse
+from gateway.model import FlowMessage, FlowTemplate
+from providers import meta_wire
+from providers.base import (
+    DRAFT_MODE,
+    FLOW_ID,
+    FLOW_MANAGEMENT,
+    FLOW_NAME,
+    MEDIA_HEADER,
+    TEMPLATE_CREATE,
+    TEMPLATE_SEND,
+    Adapter,
+    AdapterSettings,
+    check_hub_signature,
+)
+
+DEFAULT_API_VERSION = "v24.0"
+
+
+class MetaCloudSettings(AdapterSettings):
+    """Settings of a ``meta_cloud`` sender."""
+
+    base_url: str = "https://graph.facebook.com"
+    phone_number_id: str = Field(min_length=1)
+    access_token: SecretStr
+    app_secret: SecretStr | None = None
+    waba_id: str | None = None
+    api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^v\d+\.\d+$")
+    verify_token: SecretStr | None = None
+    allow_unsigned_webhooks: bool = False
+    """Accept webhooks without ``X-Hub-Signature-256`` when no app_secret is set (tests only)."""
+
+
+class MetaCloudAdapter(Adapter):
+    """Interactive Flow messages, FLOW-button templates and webhooks of the Cloud API."""
+
+    name = "meta_cloud"
+    capabilities = frozenset(
+        {
+            FLOW_ID,
+            FLOW_NAME,
+            DRAFT_MODE,
+            TEMPLATE_SEND,
+            TEMPLATE_CREATE,
+            FLOW_MANAGEMENT,
+            MEDIA_HEADER,
+        }
+    )
+    Settings: ClassVar[type[AdapterSettings]] = MetaCloudSettings
+    settings: MetaCloudSettings
+
+    def _url(self, node: str, edge: str) -> str:
+        s = self.settings
+        return f"{s.base_url.rstrip('/')}/{s.api_version}/{node}/{edge}"
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.access_token.get_secret_value()}"}
+
+    def build_send(self, msg: FlowMessage) -> HttpRequest:
+        self.check_message(msg)
+        return HttpRequest.for_json(
+            "POST",
+            self._url(self.settings.phone_number_id, "messages"),
+            meta_wire.message_body(msg),
+            self._auth(),
+        )
+
+    def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:
+        if not self.settings.waba_id:
+            raise ConfigError(
+                "waba_id", "required to create templates (POST /{waba_id}/message_templates)"
+            )
+        return HttpRequest.for_json(
+            "POST",
+            self._url(self.settings.waba_id, "message_templates"),
+            meta_wire.template_create_body(tpl),
+            self._auth(),
+        )
+
+    def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
+        if not resp.ok:
+            raise meta_wire.parse_graph_failure(self.name, resp)
+        return meta_wire.parse_send_success(self.name, resp)
+
+    def parse_create_template_response(
+        self, resp: HttpResponse, tpl: FlowTemplate
+    ) -> TemplateReceipt:
+        if not resp.ok:
+            raise meta_wire.parse_graph_failure(self.name, resp)
+        return meta_wire.parse_template_success(self.name, resp, tpl)
+
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+        secret = self.settings.app_secret
+        if secret is None:
+            if self.settings.allow_unsigned_webhooks:
+                return
+            raise SignatureError(
+                "app_secret is not configured, so X-Hub-Signature-256 cannot be verified"
+            )
+        check_hub_signature(body, headers, secret.get_secret_value())
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        return meta_wire.parse_envelope(self.name, body)
+
+    def verify_challenge(self, params: Mapping[str, str]) -> str:
+        """Answer ``GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…``."""
+        expected = self.settings.verify_token
+        if expected is None:
+            raise SignatureError("verify_token is not configured")
+        if params.get("hub.mode") != "subscribe":
+            raise SignatureError("hub.mode must be 'subscribe'")
+        given = params.get("hub.verify_token", "")
+        if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+            raise SignatureError("hub.verify_token does not match")
+        challenge = params.get("hub.challenge")
+        if not challenge:
+            raise SignatureError("hub.challenge is missing")
+        return challenge

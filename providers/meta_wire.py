@@ -1,0 +1,483 @@
+"""Meta's wire format, shared by every provider that speaks it.
+
+Meta Cloud API, 360dialog Cloud (the same payloads on another host) and 360dialog
+On-Premise (the same objects without ``messaging_product``) all build and read these
+shapes. Pure functions only: the adapters add host, path and auth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gateway.errors import (
+    AuthenticationError,
+    FlowUnavailable,
+    InvalidRequest,
+    PermissionDenied,
+    ProviderError,
+    ProviderUnavailable,
+    QualityLimited,
+    RateLimited,
+    RecipientUnreachable,
+    ServiceWindowClosed,
+    TemplateError,
+    class_for_status,
+)
+from gateway.events import (
+    DeliveryStatus,
+    ErrorDetail,
+    ErrorEvent,
+    FlowCompleted,
+    InboundEvent,
+    MessageStatus,
+    SendReceipt,
+    SendStatus,
+    TemplateReceipt,
+    UnhandledEvent,
+)
+from gateway.http import HttpResponse
+from gateway.model import FlowMessage, FlowTemplate
+from providers.base import (
+    decode_response_json,
+    expect_dict,
+    expect_list,
+    expect_str,
+    load_json_body,
+    opt_str,
+    unix_time,
+)
+
+DEFAULT_FLOW_TOKEN = "unused"  # noqa: S105 - Meta's documented default, not a secret
+
+# -- outbound --------------------------------------------------------------------------
+
+
+def flow_parameters(msg: FlowMessage) -> dict[str, Any]:
+    """``interactive.action.parameters`` of a Flow message."""
+    params: dict[str, Any] = {"flow_message_version": "3"}
+    if msg.flow_id is not None:
+        params["flow_id"] = msg.flow_id
+    else:
+        params["flow_name"] = msg.flow_name
+    params["flow_cta"] = msg.flow_cta
+    params["mode"] = msg.mode
+    params["flow_token"] = msg.flow_token or DEFAULT_FLOW_TOKEN
+    params["flow_action"] = msg.flow_action
+    if msg.flow_action == "navigate":
+        payload: dict[str, Any] = {"screen": msg.screen}
+        if msg.data is not None:
+            payload["data"] = msg.data
+        params["flow_action_payload"] = payload
+    return params
+
+
+def interactive_flow(
+    msg: FlowMessage, *, interactive_type: str = "flow", action_name: str = "flow"
+) -> dict[str, Any]:
+    """The ``interactive`` object of a Flow message."""
+    obj: dict[str, Any] = {"type": interactive_type}
+    if msg.header is not None:
+        obj["header"] = {"type": "text", "text": msg.header}
+    obj["body"] = {"text": msg.body}
+    if msg.footer is not None:
+        obj["footer"] = {"text": msg.footer}
+    obj["action"] = {"name": action_name, "parameters": flow_parameters(msg)}
+    return obj
+
+
+def template_components(msg: FlowMessage) -> list[dict[str, Any]]:
+    """``template.components``: body parameters, then the FLOW button's action."""
+    assert msg.template is not None
+    components: list[dict[str, Any]] = []
+    if msg.template.body_parameters:
+        components.append(
+            {
+                "type": "body",
+                "parameters": [{"type": "text", "text": p} for p in msg.template.body_parameters],
+            }
+        )
+    action: dict[str, Any] = {"flow_token": msg.flow_token or DEFAULT_FLOW_TOKEN}
+    if msg.data is not None:
+        action["flow_action_data"] = msg.data
+    components.append(
+        {
+            "type": "button",
+            "sub_type": "flow",
+            "index": str(msg.template.button_index),
+            "parameters": [{"type": "action", "action": action}],
+        }
+    )
+    return components
+
+
+def message_body(
+    msg: FlowMessage,
+    *,
+    messaging_product: bool = True,
+    interactive_type: str = "flow",
+    action_name: str = "flow",
+    namespace: str | None = None,
+) -> dict[str, Any]:
+    """A complete ``/messages`` body for an interactive Flow or a FLOW-button template.
+
+    On-Premise omits ``messaging_product`` and needs ``namespace`` and a deterministic
+    language policy on templates.
+    """
+    body: dict[str, Any] = {"messaging_product": "whatsapp"} if messaging_product else {}
+    body["recipient_type"] = "individual"
+    body["to"] = msg.to
+    if msg.template is None:
+        body["type"] = "interactive"
+        body["interactive"] = interactive_flow(
+            msg, interactive_type=interactive_type, action_name=action_name
+        )
+        return body
+    language: dict[str, str] = {"code": msg.template.language}
+    template: dict[str, Any] = {"name": msg.template.name}
+    if namespace is not None:
+        template["namespace"] = namespace
+        language = {"policy": "deterministic", **language}
+    template["language"] = language
+    template["components"] = template_components(msg)
+    body["type"] = "template"
+    body["template"] = template
+    return body
+
+
+def template_create_body(tpl: FlowTemplate) -> dict[str, Any]:
+    """``message_templates`` body: text components and one FLOW button."""
+    components: list[dict[str, Any]] = []
+    if tpl.header is not None:
+        components.append({"type": "header", "format": "TEXT", "text": tpl.header})
+    body: dict[str, Any] = {"type": "body", "text": tpl.body}
+    if tpl.body_examples:
+        body["example"] = {"body_text": [list(tpl.body_examples)]}
+    components.append(body)
+    if tpl.footer is not None:
+        components.append({"type": "footer", "text": tpl.footer})
+    button: dict[str, Any] = {"type": "FLOW", "text": tpl.button_text}
+    for key in ("flow_id", "flow_name", "flow_json"):
+        value = getattr(tpl, key)
+        if value is not None:
+            button[key] = value
+    button["flow_action"] = tpl.flow_action
+    if tpl.navigate_screen is not None:
+        button["navigate_screen"] = tpl.navigate_screen
+    components.append({"type": "BUTTONS", "buttons": [button]})
+    return {
+        "name": tpl.name,
+        "language": tpl.language,
+        "category": tpl.category,
+        "components": components,
+    }
+
+
+# -- errors ----------------------------------------------------------------------------
+
+# Meta's error codes (reference/providers.md §1.6) → class. Ranges follow below.
+GRAPH_CODES: Mapping[int, type[ProviderError]] = {
+    0: AuthenticationError,
+    1: ProviderUnavailable,
+    2: ProviderUnavailable,
+    3: PermissionDenied,
+    4: RateLimited,
+    10: PermissionDenied,
+    100: InvalidRequest,
+    190: AuthenticationError,
+    368: PermissionDenied,
+    80007: RateLimited,
+    130429: RateLimited,
+    130472: RecipientUnreachable,
+    130497: PermissionDenied,
+    131000: ProviderUnavailable,
+    131005: PermissionDenied,
+    131008: InvalidRequest,
+    131009: InvalidRequest,
+    131016: ProviderUnavailable,
+    131021: InvalidRequest,
+    131026: RecipientUnreachable,
+    131031: PermissionDenied,
+    131042: PermissionDenied,
+    131045: PermissionDenied,
+    131047: ServiceWindowClosed,
+    131048: QualityLimited,
+    131049: QualityLimited,
+    131050: RecipientUnreachable,
+    131051: InvalidRequest,
+    131052: InvalidRequest,
+    131053: InvalidRequest,
+    131056: RateLimited,
+    131057: ProviderUnavailable,
+    132068: FlowUnavailable,
+    132069: FlowUnavailable,
+    133010: PermissionDenied,
+    133016: RateLimited,
+    135000: InvalidRequest,
+}
+
+
+def graph_class(code: Any) -> type[ProviderError] | None:
+    """The error class for a Meta/Graph error code, or None if unknown."""
+    try:
+        n = int(code)
+    except (TypeError, ValueError):
+        return None
+    cls = GRAPH_CODES.get(n)
+    if cls is not None:
+        return cls
+    if 200 <= n <= 299:
+        return PermissionDenied
+    if 132000 <= n <= 132999:
+        return TemplateError
+    return None
+
+
+def _int_or_raw(code: Any) -> int | str | None:
+    if code is None or isinstance(code, bool):
+        return None
+    try:
+        return int(code)
+    except (TypeError, ValueError):
+        return str(code)
+
+
+def graph_error(provider: str, resp: HttpResponse, err: Mapping[str, Any]) -> ProviderError:
+    """A typed error from a Graph ``{"error": {...}}`` object."""
+    code = _int_or_raw(err.get("code"))
+    cls = graph_class(code) or class_for_status(resp.status_code)
+    message = opt_str(err.get("message")) or "unknown error"
+    data = err.get("error_data")
+    details = opt_str(data.get("details")) if isinstance(data, dict) else None
+    if details and details not in message:
+        message = f"{message} ({details})"
+    user_msg = opt_str(err.get("error_user_msg"))
+    if user_msg and user_msg not in message:
+        message = f"{message}: {user_msg}"
+    retryable = True if err.get("is_transient") is True else None
+    return cls(
+        message,
+        provider=provider,
+        status_code=resp.status_code,
+        code=code,
+        retryable=retryable,
+        retry_after=resp.retry_after(),
+        raw=_body_or_text(resp),
+    )
+
+
+def http_error(provider: str, resp: HttpResponse, message: str | None = None) -> ProviderError:
+    """A typed error decided by the HTTP status alone (non-JSON or unknown bodies)."""
+    cls = class_for_status(resp.status_code)
+    return cls(
+        message or (resp.text() or "empty response body"),
+        provider=provider,
+        status_code=resp.status_code,
+        retry_after=resp.retry_after(),
+        raw=_body_or_text(resp),
+    )
+
+
+def _body_or_text(resp: HttpResponse) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return resp.content.decode("utf-8", "replace")
+
+
+def parse_graph_failure(provider: str, resp: HttpResponse) -> ProviderError:
+    """Any non-success response of a Graph-style API as a typed error."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return http_error(provider, resp)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return graph_error(provider, resp, body["error"])
+    return http_error(provider, resp)
+
+
+# -- send / template responses ---------------------------------------------------------
+
+_SEND_STATUSES: frozenset[str] = frozenset({"accepted", "held_for_quality_assessment"})
+
+
+def parse_send_success(provider: str, resp: HttpResponse) -> SendReceipt:
+    """``{contacts[].wa_id, messages[].id, messages[].message_status}`` → receipt."""
+    try:
+        body = resp.json()
+    except ValueError:
+        raise ProviderError(
+            f"success response is not JSON: {resp.text()!r}",
+            provider=provider,
+            status_code=resp.status_code,
+            raw=resp.content.decode("utf-8", "replace"),
+        ) from None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        raise graph_error(provider, resp, body["error"])
+    messages = body.get("messages") if isinstance(body, dict) else None
+    first = messages[0] if isinstance(messages, list) and messages else None
+    message_id = opt_str(first.get("id")) if isinstance(first, dict) else None
+    if message_id is None:
+        raise ProviderError(
+            "success response has no messages[0].id",
+            provider=provider,
+            status_code=resp.status_code,
+            raw=body,
+        )
+    assert isinstance(first, dict)
+    contacts = body.get("contacts")
+    contact = contacts[0] if isinstance(contacts, list) and contacts else {}
+    recipient = None
+    if isinstance(contact, dict):
+        recipient = opt_str(contact.get("wa_id")) or opt_str(
+            contact.get("input") or contact.get("Input")
+        )
+    raw_status = first.get("message_status")
+    status: SendStatus = (
+        "held_for_quality_assessment" if raw_status == "held_for_quality_assessment" else "accepted"
+    )
+    return SendReceipt(
+        provider=provider, message_id=message_id, recipient=recipient, status=status, raw=body
+    )
+
+
+def parse_template_success(provider: str, resp: HttpResponse, tpl: FlowTemplate) -> TemplateReceipt:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = resp.content.decode("utf-8", "replace")
+    doc = body if isinstance(body, dict) else {}
+    return TemplateReceipt(
+        provider=provider,
+        template_id=opt_str(doc.get("id")),
+        name=opt_str(doc.get("name")) or tpl.name,
+        status=opt_str(doc.get("status")),
+        category=opt_str(doc.get("category")),
+        raw=body,
+    )
+
+
+# -- webhooks --------------------------------------------------------------------------
+
+_STATUSES: Mapping[str, DeliveryStatus] = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "failed": "failed",
+}
+_VALUE_KNOWN_KEYS = frozenset(
+    {"messaging_product", "metadata", "contacts", "messages", "statuses", "errors"}
+)
+
+
+def error_detail(err: Any) -> ErrorDetail:
+    """One webhook ``errors[]`` entry, classified with Meta's code table."""
+    e = err if isinstance(err, dict) else {"message": str(err)}
+    code = _int_or_raw(e.get("code"))
+    data = e.get("error_data")
+    details = opt_str(data.get("details")) if isinstance(data, dict) else None
+    cls = graph_class(code) or ProviderError
+    return ErrorDetail(
+        code=code,
+        title=opt_str(e.get("title")),
+        message=opt_str(e.get("message")) or details,
+        category=cls.category,
+    )
+
+
+def parse_envelope(
+    provider: str, body: bytes, *, flow_reply_names: Iterable[str] = ("flow",)
+) -> list[InboundEvent]:
+    """``{object, entry[].changes[].value}`` → events, in the order they appear."""
+    doc = expect_dict(load_json_body(body), "")
+    names = frozenset(flow_reply_names)
+    events: list[InboundEvent] = []
+    for i, entry in enumerate(expect_list(doc.get("entry"), "entry")):
+        path = f"entry[{i}]"
+        changes = expect_list(expect_dict(entry, path).get("changes"), f"{path}.changes")
+        for j, change in enumerate(changes):
+            cpath = f"{path}.changes[{j}]"
+            change = expect_dict(change, cpath)
+            if change.get("field") != "messages":
+                events.append(
+                    UnhandledEvent(
+                        provider=provider, kind=f"change:{change.get('field')}", raw=change
+                    )
+                )
+                continue
+            value = expect_dict(change.get("value"), f"{cpath}.value")
+            events.extend(parse_value(provider, value, f"{cpath}.value", names))
+    return events
+
+
+def parse_value(
+    provider: str, value: dict[str, Any], path: str, flow_reply_names: frozenset[str]
+) -> list[InboundEvent]:
+    """A ``value`` object (or an On-Premise flat body): messages, statuses, errors."""
+    events: list[InboundEvent] = []
+    if "messages" in value:
+        for k, m in enumerate(expect_list(value["messages"], f"{path}.messages")):
+            mpath = f"{path}.messages[{k}]"
+            events.append(_message(provider, expect_dict(m, mpath), mpath, flow_reply_names))
+    if "statuses" in value:
+        for k, s in enumerate(expect_list(value["statuses"], f"{path}.statuses")):
+            spath = f"{path}.statuses[{k}]"
+            events.append(_status(provider, expect_dict(s, spath), spath))
+    if "errors" in value:
+        items = expect_list(value["errors"], f"{path}.errors")
+        errors = tuple(error_detail(e) for e in items)
+        events.append(ErrorEvent(provider=provider, errors=errors, timestamp=None, raw=items))
+    for key, items in value.items():
+        if key not in _VALUE_KNOWN_KEYS:  # e.g. message_echoes: passed on, never dropped
+            events.append(UnhandledEvent(provider=provider, kind=f"value:{key}", raw=items))
+    return events
+
+
+def _message(
+    provider: str, m: dict[str, Any], path: str, flow_reply_names: frozenset[str]
+) -> InboundEvent:
+    mtype = m.get("type")
+    interactive = m.get("interactive")
+    if (
+        mtype != "interactive"
+        or not isinstance(interactive, dict)
+        or interactive.get("type") != "nfm_reply"
+    ):
+        return UnhandledEvent(provider=provider, kind=f"message:{mtype}", raw=m)
+    nfm = expect_dict(interactive.get("nfm_reply"), f"{path}.interactive.nfm_reply")
+    name = nfm.get("name")
+    if not isinstance(name, str) or name not in flow_reply_names:
+        return UnhandledEvent(provider=provider, kind=f"nfm_reply:{name}", raw=m)
+    response = dict(
+        decode_response_json(
+            nfm.get("response_json"), f"{path}.interactive.nfm_reply.response_json"
+        )
+    )
+    token = response.pop("flow_token", None)
+    context = m.get("context")
+    return FlowCompleted(
+        provider=provider,
+        message_id=expect_str(m.get("id"), f"{path}.id"),
+        sender=expect_str(m.get("from"), f"{path}.from"),
+        flow_token=opt_str(token),
+        response=response,
+        reply_to=opt_str(context.get("id")) if isinstance(context, dict) else None,
+        timestamp=unix_time(m.get("timestamp")),
+        raw=m,
+    )
+
+
+def _status(provider: str, s: dict[str, Any], path: str) -> InboundEvent:
+    status = _STATUSES.get(str(s.get("status")))
+    if status is None:
+        return UnhandledEvent(provider=provider, kind=f"status:{s.get('status')}", raw=s)
+    errors = s.get("errors")
+    return MessageStatus(
+        provider=provider,
+        message_id=expect_str(s.get("id"), f"{path}.id"),
+        recipient=opt_str(s.get("recipient_id")),
+        status=status,
+        errors=tuple(error_detail(e) for e in errors) if isinstance(errors, list) else (),
+        timestamp=unix_time(s.get("timestamp")),
+        raw=s,
+    )

@@ -1,0 +1,137 @@
+"""Malformed webhooks give WebhookPayloadError naming the path; never KeyError/TypeError."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gateway import FlowCompleted, SignatureError, WebhookPayloadError
+from gateway.events import UnhandledEvent
+from providers import get_adapter
+from tests.conftest import CONTRACT, META_SETTINGS, META_VERIFY_TOKEN, hub_signature
+
+ADAPTER = get_adapter("meta_cloud", **META_SETTINGS)
+FLOW = json.loads((CONTRACT / "meta_cloud/webhooks/flow_completion.json").read_text())["body"]
+
+
+def _parse(doc: Any) -> Any:
+    body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return ADAPTER.parse_webhook(body, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"", "not valid JSON"),
+        (b"<xml/>", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        ([], "body: expected an object, got list"),
+        ({"object": "whatsapp_business_account"}, "entry: expected an array, got null"),
+        ({"entry": {}}, "entry: expected an array, got dict"),
+        ({"entry": [1]}, "entry[0]: expected an object, got int"),
+        ({"entry": [{"changes": None}]}, "entry[0].changes: expected an array"),
+        ({"entry": [{"changes": [{"field": "messages", "value": []}]}]}, "entry[0].changes[0].value"),
+        (
+            {"entry": [{"changes": [{"field": "messages", "value": {"statuses": [{"status": "sent"}]}}]}]},
+            "entry[0].changes[0].value.statuses[0].id",
+        ),
+    ],
+)
+def test_malformed_bodies_name_the_path(body: Any, fragment: str) -> None:
+    with pytest.raises(WebhookPayloadError) as info:
+        _parse(body)
+    assert fragment in str(info.value)
+
+
+def test_response_json_that_is_not_json() -> None:
+    doc = copy.deepcopy(FLOW)
+    msg = doc["entry"][0]["changes"][0]["value"]["messages"][0]
+    msg["interactive"]["nfm_reply"]["response_json"] = "{broken"
+    with pytest.raises(WebhookPayloadError, match=r"messages\[0\]\.interactive\.nfm_reply\.response_json"):
+        _parse(doc)
+
+
+def test_response_json_as_object_is_accepted() -> None:
+    doc = copy.deepcopy(FLOW)
+    nfm = doc["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]["nfm_reply"]
+    nfm["response_json"] = {"flow_token": "T1", "a": 1}
+    [event] = _parse(doc)
+    assert isinstance(event, FlowCompleted)
+    assert (event.flow_token, event.response) == ("T1", {"a": 1})
+
+
+def test_unknown_value_keys_are_passed_on() -> None:
+    doc = {"entry": [{"changes": [{"field": "messages", "value": {"message_echoes": [{"id": "x"}]}}]}]}
+    [event] = _parse(doc)
+    assert isinstance(event, UnhandledEvent)
+    assert event.kind == "value:message_echoes"
+    assert event.raw == [{"id": "x"}]
+
+
+def _mutations(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _mutations(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _mutations(v, (*path, i))
+
+
+def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    doc = copy.deepcopy(doc)
+    target = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize("fixture", ["flow_completion", "status_failed_131047", "batch", "value_level_error_130429"])
+def test_every_node_replaced_by_junk_never_crashes(fixture: str) -> None:
+    """Replace each node in turn by a value of the wrong type: parse or raise cleanly."""
+    doc = json.loads((CONTRACT / f"meta_cloud/webhooks/{fixture}.json").read_text())["body"]
+    tried = 0
+    for path in _mutations(doc):
+        for junk in (None, 7, "x", [], {}, True, [None]):
+            tried += 1
+            try:
+                events = _parse(_replace(doc, path, junk))
+            except WebhookPayloadError:
+                continue
+            assert isinstance(events, list)
+    assert tried > 50
+
+
+def test_gateway_rejects_unsigned_when_no_secret_configured() -> None:
+    no_secret = {k: v for k, v in META_SETTINGS.items() if k != "app_secret"}
+    strict = get_adapter("meta_cloud", **no_secret)
+    with pytest.raises(SignatureError, match="app_secret is not configured"):
+        strict.verify_webhook(b"{}", {"X-Hub-Signature-256": hub_signature(b"{}")})
+    lenient = get_adapter("meta_cloud", **no_secret, allow_unsigned_webhooks=True)
+    lenient.verify_webhook(b"{}", {})
+
+
+def test_signature_header_is_case_insensitive_and_prefix_optional() -> None:
+    body = b'{"entry":[]}'
+    sig = hub_signature(body)
+    ADAPTER.verify_webhook(body, {"x-hub-signature-256": sig})
+    ADAPTER.verify_webhook(body, {"X-HUB-SIGNATURE-256": sig.removeprefix("sha256=").upper()})
+
+
+def test_hub_challenge_handshake() -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": META_VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    assert ADAPTER.verify_challenge(params) == "1158201444"
+    for bad in (
+        {**params, "hub.verify_token": "wrong"},
+        {**params, "hub.mode": "unsubscribe"},
+        {k: v for k, v in params.items() if k != "hub.challenge"},
+    ):
+        with pytest.raises(SignatureError):
+            ADAPTER.verify_challenge(bad)
