@@ -10,6 +10,7 @@ methods can stand in, e.g. a faster async backend.
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -42,11 +43,14 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
-def _failure(exc: httpx.HTTPError) -> ProviderError:
+def _failure(exc: httpx.HTTPError, request: HttpRequest) -> ProviderError:
+    # Name the host but never the URL: query strings may carry credentials.
+    parts = urlsplit(request.url)
+    where = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
     kind = type(exc).__name__
     if isinstance(exc, _NOT_SENT):
-        return ProviderUnavailable(f"could not connect ({kind})")
-    return OutcomeUnknown(f"request sent but no response received ({kind})")
+        return ProviderUnavailable(f"could not connect to {where} ({kind})")
+    return OutcomeUnknown(f"request sent to {where} but no response received ({kind})")
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
@@ -71,7 +75,7 @@ class HttpxTransport:
             resp = self._client.send(_build(self._client, request))
             return _convert(resp, resp.read())
         except httpx.HTTPError as exc:
-            raise _failure(exc) from None
+            raise _failure(exc, request) from None
 
     def close(self) -> None:
         if self._owned:
@@ -90,7 +94,7 @@ class AsyncHttpxTransport:
             resp = await self._client.send(_build(self._client, request))
             return _convert(resp, await resp.aread())
         except httpx.HTTPError as exc:
-            raise _failure(exc) from None
+            raise _failure(exc, request) from None
 
     async def aclose(self) -> None:
         if self._owned:

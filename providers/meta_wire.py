@@ -420,9 +420,11 @@ def parse_value(
             mpath = f"{path}.messages[{k}]"
             events.append(_message(provider, expect_dict(m, mpath), mpath, flow_reply_names))
     if "statuses" in value:
+        # The hot path (status floods): paths are only formatted when something is wrong.
         for k, s in enumerate(expect_list(value["statuses"], f"{path}.statuses")):
-            spath = f"{path}.statuses[{k}]"
-            events.append(_status(provider, expect_dict(s, spath), spath))
+            if type(s) is not dict:
+                expect_dict(s, f"{path}.statuses[{k}]")
+            events.append(_status(provider, s, path, k))
     if "errors" in value:
         items = expect_list(value["errors"], f"{path}.errors")
         errors = tuple(error_detail(e) for e in items)
@@ -467,15 +469,20 @@ def _message(
     )
 
 
-def _status(provider: str, s: dict[str, Any], path: str) -> InboundEvent:
-    status = _STATUSES.get(str(s.get("status")))
+def _status(provider: str, s: dict[str, Any], path: str, k: int) -> InboundEvent:
+    raw_status = s.get("status")
+    status = _STATUSES.get(raw_status) if type(raw_status) is str else None
     if status is None:
-        return UnhandledEvent(provider=provider, kind=f"status:{s.get('status')}", raw=s)
+        return UnhandledEvent(provider=provider, kind=f"status:{raw_status}", raw=s)
+    message_id = s.get("id")
+    if type(message_id) is not str or not message_id:
+        message_id = expect_str(message_id, f"{path}.statuses[{k}].id")
+    recipient = s.get("recipient_id")
     errors = s.get("errors")
     return MessageStatus(
         provider=provider,
-        message_id=expect_str(s.get("id"), f"{path}.id"),
-        recipient=opt_str(s.get("recipient_id")),
+        message_id=message_id,
+        recipient=recipient if type(recipient) is str else opt_str(recipient),
         status=status,
         errors=tuple(error_detail(e) for e in errors) if isinstance(errors, list) else (),
         timestamp=unix_time(s.get("timestamp")),

@@ -65,7 +65,9 @@ class Driver:
         policy = RetryPolicy(retry, sleep=self.sleeps.sync, async_sleep=self.sleeps.async_)
         self._loop = asyncio.new_event_loop() if kind == "async" else None
         self.gw: Gateway | AsyncGateway = (
-            AsyncGateway(senders, retry=policy) if kind == "async" else Gateway(senders, retry=policy)
+            AsyncGateway(senders, retry=policy)
+            if kind == "async"
+            else Gateway(senders, retry=policy)
         )
 
     def _run(self, value: Any) -> Any:
@@ -81,7 +83,9 @@ class Driver:
         result: TemplateReceipt = self._run(self.gw.create_template(tpl, sender=sender))
         return result
 
-    def handle_webhook(self, sender: str, body: bytes, headers: dict[str, str]) -> list[InboundEvent]:
+    def handle_webhook(
+        self, sender: str, body: bytes, headers: dict[str, str]
+    ) -> list[InboundEvent]:
         return self.gw.handle_webhook(sender, body, headers)
 
     def close(self) -> None:

@@ -34,12 +34,15 @@ def adapter() -> MetaCloudAdapter:
 
 
 def _response(case: dict[str, Any]) -> HttpResponse:
-    content = case["body_text"].encode() if "body_text" in case else json.dumps(case["body"]).encode()
+    content = (
+        case["body_text"].encode() if "body_text" in case else json.dumps(case["body"]).encode()
+    )
     return HttpResponse.of(case["status_code"], case.get("headers", {}), content)
 
 
 def event_view(event: InboundEvent) -> dict[str, Any]:
     """The fixture's view of a normalized event."""
+
     def errors(items: tuple[Any, ...]) -> list[dict[str, Any]]:
         return [
             {"code": e.code, "title": e.title, "message": e.message, "category": e.category}
@@ -72,14 +75,20 @@ def event_view(event: InboundEvent) -> dict[str, Any]:
 
 
 def _model(case: dict[str, Any]) -> FlowMessage | FlowTemplate:
-    return FlowTemplate(**case["input"]) if case["kind"] == "create_template" else FlowMessage(**case["input"])
+    return (
+        FlowTemplate(**case["input"])
+        if case["kind"] == "create_template"
+        else FlowMessage(**case["input"])
+    )
 
 
 # -- outbound ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", load_fixtures("meta_cloud", "outbound"))
-def test_outbound_body_matches_documented_request(adapter: MetaCloudAdapter, case: dict[str, Any]) -> None:
+def test_outbound_body_matches_documented_request(
+    adapter: MetaCloudAdapter, case: dict[str, Any]
+) -> None:
     model = _model(case)
     if isinstance(model, FlowTemplate):
         req = adapter.build_create_template(model)
@@ -155,14 +164,18 @@ def test_error_body_maps_to_taxonomy(adapter: MetaCloudAdapter, case: dict[str, 
 
 
 @pytest.mark.parametrize("case", load_fixtures("meta_cloud", "errors"))
-def test_error_through_gateway_retries_only_retryable(make_driver: Any, case: dict[str, Any]) -> None:
+def test_error_through_gateway_retries_only_retryable(
+    make_driver: Any, case: dict[str, Any]
+) -> None:
     driver = make_driver(max_attempts=3)
     expected = case["expected"]
     content = case["body_text"] if "body_text" in case else json.dumps(case["body"])
     msg = FlowMessage(to="+16505551234", flow_id="1", flow_cta="Open", body="Hi", screen="S")
     with respx.mock() as mock:
         route = mock.post(SEND_URL).mock(
-            return_value=httpx.Response(case["status_code"], headers=case.get("headers"), content=content)
+            return_value=httpx.Response(
+                case["status_code"], headers=case.get("headers"), content=content
+            )
         )
         with pytest.raises(getattr(gw_errors, expected["class"])):
             driver.send(msg)

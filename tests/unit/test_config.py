@@ -32,7 +32,9 @@ def _msg(to: str, **kw: Any) -> FlowMessage:
     return FlowMessage(to=to, flow_id="1", flow_cta="Go", body="b", screen="S", **kw)
 
 
-@pytest.mark.parametrize("name", ["gateway.toml", "examples/meta_cloud.toml", "examples/routing.toml"])
+@pytest.mark.parametrize(
+    "name", ["gateway.toml", "examples/meta_cloud.toml", "examples/routing.toml"]
+)
 def test_shipped_configs_load(name: str) -> None:
     gw = Gateway.from_config(ROOT / "config" / name, env=EXAMPLE_ENV)
     assert gw.senders
@@ -58,9 +60,21 @@ def test_missing_variable_names_key_and_variable() -> None:
     [
         ({"senders": {}}, "senders", "at least one"),
         ({"senders": {"a": {"phone_number_id": "1"}}}, "senders", "provider"),
-        ({"senders": {"a": {"provider": "meta_cloud"}}, "gateway": {"default_sender": "b"}}, "", "default_sender"),
-        ({"senders": {"a": {"provider": "x"}}, "routes": [{"to_prefix": "+1", "sender": "zz"}]}, "", "routes[0]"),
-        ({"senders": {"a": {"provider": "x"}}, "gateway": {"retry": {"max_attempts": 0}}}, "gateway.retry.max_attempts", ""),
+        (
+            {"senders": {"a": {"provider": "meta_cloud"}}, "gateway": {"default_sender": "b"}},
+            "",
+            "default_sender",
+        ),
+        (
+            {"senders": {"a": {"provider": "x"}}, "routes": [{"to_prefix": "+1", "sender": "zz"}]},
+            "",
+            "routes[0]",
+        ),
+        (
+            {"senders": {"a": {"provider": "x"}}, "gateway": {"retry": {"max_attempts": 0}}},
+            "gateway.retry.max_attempts",
+            "",
+        ),
         ({"senders": {"a": {"provider": "x"}}, "extra": 1}, "extra", "unknown key"),
     ],
 )
@@ -84,7 +98,7 @@ def test_sender_settings_are_checked_by_the_adapter() -> None:
 
 
 def test_unknown_setting_lists_allowed_ones() -> None:
-    with pytest.raises(ConfigError, match="allowed: .*phone_number_id"):
+    with pytest.raises(ConfigError, match=r"allowed: .*phone_number_id"):
         get_adapter("meta_cloud", **META_SETTINGS, colour="red")
 
 
@@ -126,8 +140,12 @@ class _NoFlowName(MetaCloudAdapter):
 
 
 def test_entry_point_plugins_are_discovered(monkeypatch: pytest.MonkeyPatch) -> None:
-    ep = EntryPoint(name="limited", value=f"{__name__}:_NoFlowName", group=providers.ENTRY_POINT_GROUP)
-    bogus = EntryPoint(name="bogus", value=f"{__name__}:EXAMPLE_ENV", group=providers.ENTRY_POINT_GROUP)
+    ep = EntryPoint(
+        name="limited", value=f"{__name__}:_NoFlowName", group=providers.ENTRY_POINT_GROUP
+    )
+    bogus = EntryPoint(
+        name="bogus", value=f"{__name__}:EXAMPLE_ENV", group=providers.ENTRY_POINT_GROUP
+    )
     monkeypatch.setattr(providers, "entry_points", lambda group: [ep, bogus])
     monkeypatch.setattr(providers, "_loaded", {})
     assert {"limited", "bogus", "meta_cloud"} <= set(adapter_names())
@@ -142,7 +160,9 @@ def test_unsupported_feature_raised_before_any_request() -> None:
     with respx.mock(assert_all_called=False) as mock:
         route = mock.route()
         with pytest.raises(UnsupportedFeature) as info:
-            gw.send(FlowMessage(to="+14155550100", flow_name="n", flow_cta="Go", body="b", screen="S"))
+            gw.send(
+                FlowMessage(to="+14155550100", flow_name="n", flow_cta="Go", body="b", screen="S")
+            )
         with pytest.raises(UnsupportedFeature, match="draft_mode"):
             gw.send(_msg("+14155550100", mode="draft"))
     assert route.call_count == 0
@@ -155,8 +175,13 @@ def test_create_template_without_waba_id_names_the_setting() -> None:
     from gateway import FlowTemplate
 
     tpl = FlowTemplate(
-        name="t", language="en_US", category="MARKETING", body="b", button_text="Go",
-        flow_id="1", navigate_screen="S",
+        name="t",
+        language="en_US",
+        category="MARKETING",
+        body="b",
+        button_text="Go",
+        flow_id="1",
+        navigate_screen="S",
     )
     with pytest.raises(ConfigError, match="waba_id"):
         get_adapter("meta_cloud", **settings).build_create_template(tpl)

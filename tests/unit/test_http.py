@@ -33,7 +33,9 @@ def test_mask_url_hides_credentials_only() -> None:
 
 
 def test_repr_masks_headers() -> None:
-    req = HttpRequest.for_json("POST", "https://x?api_key=K9", {}, {"D360-API-KEY": "K1", "X-Id": "v"})
+    req = HttpRequest.for_json(
+        "POST", "https://x?api_key=K9", {}, {"D360-API-KEY": "K1", "X-Id": "v"}
+    )
     text = repr(req)
     assert "K1" not in text
     assert "K9" not in text
@@ -49,7 +51,10 @@ def test_repr_masks_headers() -> None:
         ({"Retry-After": "-3"}, 0.0),
         ({"Retry-After": "soon"}, None),
         (
-            {"Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT", "Date": "Wed, 21 Oct 2026 07:28:00 GMT"},
+            {
+                "Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT",
+                "Date": "Wed, 21 Oct 2026 07:28:00 GMT",
+            },
             30.0,
         ),
         ({"Retry-After": "Wed, 21 Oct 2026 07:28:30 GMT"}, None),  # no clock to compare with

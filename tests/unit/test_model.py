@@ -131,7 +131,9 @@ def test_models_are_frozen() -> None:
 def test_flow_template_valid_variants() -> None:
     assert FlowTemplate(**TPL).category == "MARKETING"
     assert FlowTemplate(**{**TPL, "category": "utility"}).category == "UTILITY"
-    as_dict = FlowTemplate(**{**TPL, "flow_id": None, "flow_json": {"version": "5.0", "screens": []}})
+    as_dict = FlowTemplate(
+        **{**TPL, "flow_id": None, "flow_json": {"version": "5.0", "screens": []}}
+    )
     assert as_dict.flow_json == '{"version":"5.0","screens":[]}'
     dx = FlowTemplate(**{**TPL, "flow_action": "data_exchange", "navigate_screen": None})
     assert dx.navigate_screen is None

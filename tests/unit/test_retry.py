@@ -23,12 +23,17 @@ URL = f"{GRAPH}/1234567890/messages"
 MSG = FlowMessage(to="+16505551234", flow_id="1", flow_cta="Open", body="Hi", screen="S")
 OK = httpx.Response(
     200,
-    json={"contacts": [{"input": "+16505551234", "wa_id": "16505551234"}], "messages": [{"id": "wamid.OK"}]},
+    json={
+        "contacts": [{"input": "+16505551234", "wa_id": "16505551234"}],
+        "messages": [{"id": "wamid.OK"}],
+    },
 )
 
 
 def _graph(code: int, status: int = 400, **headers: str) -> httpx.Response:
-    return httpx.Response(status, headers=headers, json={"error": {"message": f"(#{code})", "code": code}})
+    return httpx.Response(
+        status, headers=headers, json={"error": {"message": f"(#{code})", "code": code}}
+    )
 
 
 def test_429_honours_retry_after(make_driver: Any) -> None:
@@ -82,7 +87,8 @@ def test_connect_errors_exhaust_as_provider_unavailable(make_driver: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    "failure", [httpx.ReadTimeout("late"), httpx.RemoteProtocolError("dropped"), httpx.ReadError("x")]
+    "failure",
+    [httpx.ReadTimeout("late"), httpx.RemoteProtocolError("dropped"), httpx.ReadError("x")],
 )
 def test_ambiguous_failure_is_not_retried_by_default(make_driver: Any, failure: Exception) -> None:
     d = make_driver()
@@ -107,7 +113,9 @@ def test_ambiguous_failure_retried_when_allowed(make_driver: Any) -> None:
     ("code", "status", "cls"),
     [(131047, 400, ServiceWindowClosed), (100, 400, InvalidRequest)],
 )
-def test_permanent_errors_are_not_retried(make_driver: Any, code: int, status: int, cls: type) -> None:
+def test_permanent_errors_are_not_retried(
+    make_driver: Any, code: int, status: int, cls: type
+) -> None:
     d = make_driver()
     with respx.mock() as mock:
         route = mock.post(URL).mock(return_value=_graph(code, status))
@@ -118,7 +126,9 @@ def test_permanent_errors_are_not_retried(make_driver: Any, code: int, status: i
 
 def test_transient_flag_makes_unknown_code_retryable(make_driver: Any) -> None:
     d = make_driver()
-    transient = httpx.Response(400, json={"error": {"message": "x", "code": 99999, "is_transient": True}})
+    transient = httpx.Response(
+        400, json={"error": {"message": "x", "code": 99999, "is_transient": True}}
+    )
     with respx.mock() as mock:
         route = mock.post(URL).mock(side_effect=[transient, OK])
         d.send(MSG)

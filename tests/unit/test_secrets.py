@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from gateway import ConfigError, FlowMessage, Gateway, SignatureError
+from gateway import ConfigError, FlowMessage, Gateway, ProviderError, SignatureError
 from gateway.config import parse_config
 from gateway.log import configure_logging, get_logger
 from providers import get_adapter
@@ -51,7 +51,7 @@ def test_logs_and_errors_never_show_secrets(make_driver: Any, log_output: io.Str
             ]
         )
         for _ in range(3):
-            with pytest.raises(Exception) as info:
+            with pytest.raises(ProviderError) as info:
                 d.send(MSG)
             texts += [str(info.value), repr(info.value)]
     with pytest.raises(SignatureError) as sig:
@@ -67,7 +67,9 @@ def test_logs_and_errors_never_show_secrets(make_driver: Any, log_output: io.Str
         _assert_clean(text)
 
 
-def test_success_logs_carry_context_but_no_secrets(make_driver: Any, log_output: io.StringIO) -> None:
+def test_success_logs_carry_context_but_no_secrets(
+    make_driver: Any, log_output: io.StringIO
+) -> None:
     d = make_driver()
     with respx.mock() as mock:
         mock.post(URL).respond(200, json={"messages": [{"id": "wamid.1"}]})

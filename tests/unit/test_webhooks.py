@@ -34,9 +34,20 @@ def _parse(doc: Any) -> Any:
         ({"entry": {}}, "entry: expected an array, got dict"),
         ({"entry": [1]}, "entry[0]: expected an object, got int"),
         ({"entry": [{"changes": None}]}, "entry[0].changes: expected an array"),
-        ({"entry": [{"changes": [{"field": "messages", "value": []}]}]}, "entry[0].changes[0].value"),
         (
-            {"entry": [{"changes": [{"field": "messages", "value": {"statuses": [{"status": "sent"}]}}]}]},
+            {"entry": [{"changes": [{"field": "messages", "value": []}]}]},
+            "entry[0].changes[0].value",
+        ),
+        (
+            {
+                "entry": [
+                    {
+                        "changes": [
+                            {"field": "messages", "value": {"statuses": [{"status": "sent"}]}}
+                        ]
+                    }
+                ]
+            },
             "entry[0].changes[0].value.statuses[0].id",
         ),
     ],
@@ -51,7 +62,9 @@ def test_response_json_that_is_not_json() -> None:
     doc = copy.deepcopy(FLOW)
     msg = doc["entry"][0]["changes"][0]["value"]["messages"][0]
     msg["interactive"]["nfm_reply"]["response_json"] = "{broken"
-    with pytest.raises(WebhookPayloadError, match=r"messages\[0\]\.interactive\.nfm_reply\.response_json"):
+    with pytest.raises(
+        WebhookPayloadError, match=r"messages\[0\]\.interactive\.nfm_reply\.response_json"
+    ):
         _parse(doc)
 
 
@@ -65,7 +78,9 @@ def test_response_json_as_object_is_accepted() -> None:
 
 
 def test_unknown_value_keys_are_passed_on() -> None:
-    doc = {"entry": [{"changes": [{"field": "messages", "value": {"message_echoes": [{"id": "x"}]}}]}]}
+    doc = {
+        "entry": [{"changes": [{"field": "messages", "value": {"message_echoes": [{"id": "x"}]}}]}]
+    }
     [event] = _parse(doc)
     assert isinstance(event, UnhandledEvent)
     assert event.kind == "value:message_echoes"
@@ -93,7 +108,9 @@ def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
     return doc
 
 
-@pytest.mark.parametrize("fixture", ["flow_completion", "status_failed_131047", "batch", "value_level_error_130429"])
+@pytest.mark.parametrize(
+    "fixture", ["flow_completion", "status_failed_131047", "batch", "value_level_error_130429"]
+)
 def test_every_node_replaced_by_junk_never_crashes(fixture: str) -> None:
     """Replace each node in turn by a value of the wrong type: parse or raise cleanly."""
     doc = json.loads((CONTRACT / f"meta_cloud/webhooks/{fixture}.json").read_text())["body"]
@@ -126,7 +143,11 @@ def test_signature_header_is_case_insensitive_and_prefix_optional() -> None:
 
 
 def test_hub_challenge_handshake() -> None:
-    params = {"hub.mode": "subscribe", "hub.verify_token": META_VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": META_VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
     assert ADAPTER.verify_challenge(params) == "1158201444"
     for bad in (
         {**params, "hub.verify_token": "wrong"},
