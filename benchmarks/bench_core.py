@@ -20,7 +20,10 @@ from gateway import FlowMessage
 from providers import get_adapter
 
 ADAPTER = get_adapter(
-    "meta_cloud", phone_number_id="1234567890", access_token="bench-token", app_secret="bench-secret"
+    "meta_cloud",
+    phone_number_id="1234567890",
+    access_token="bench-token",
+    app_secret="bench-secret",
 )
 FIELDS = {
     "to": "+16505551234",
@@ -70,11 +73,19 @@ def floor_build() -> bytes:
 
 def envelope(n: int) -> bytes:
     statuses = [
-        {"id": f"wamid.{i}", "status": "delivered", "timestamp": "1731665000", "recipient_id": "16505551234"}
+        {
+            "id": f"wamid.{i}",
+            "status": "delivered",
+            "timestamp": "1731665000",
+            "recipient_id": "16505551234",
+        }
         for i in range(n)
     ]
     value = {"messaging_product": "whatsapp", "metadata": {}, "statuses": statuses}
-    doc = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}
+    doc = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],
+    }
     return json.dumps(doc).encode()
 
 
@@ -89,16 +100,23 @@ def main() -> None:
     ap.add_argument("--number", type=int, default=20000)
     args = ap.parse_args()
     assert json.loads(ours_build()) == json.loads(floor_build())
-    rows = [("build (µs/message)", median_us(ours_build, args.number, args.rounds),
-             median_us(floor_build, args.number, args.rounds))]
+    rows = [
+        (
+            "build (µs/message)",
+            median_us(ours_build, args.number, args.rounds),
+            median_us(floor_build, args.number, args.rounds),
+        )
+    ]
     for n in (1, 100):
         body = envelope(n)
         k = max(10, args.number // n)
-        rows.append((
-            f"webhook, {n} statuses (µs/envelope)",
-            median_us(lambda b=body: ADAPTER.parse_webhook(b, {}), k, args.rounds),
-            median_us(lambda b=body: json.loads(b), k, args.rounds),
-        ))
+        rows.append(
+            (
+                f"webhook, {n} statuses (µs/envelope)",
+                median_us(lambda b=body: ADAPTER.parse_webhook(b, {}), k, args.rounds),
+                median_us(lambda b=body: json.loads(b), k, args.rounds),
+            )
+        )
     print(f"{'benchmark':36} {'ours':>10} {'floor':>10} {'ratio':>7}")
     for name, ours, floor in rows:
         print(f"{name:36} {ours:10.2f} {floor:10.2f} {ours / floor:7.2f}x")
