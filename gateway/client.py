@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
@@ -118,6 +118,15 @@ class GatewayCore:
         sender = self.sender(self.router.sender_for(msg))
         return sender, sender.adapter.build_send(msg)
 
+    @staticmethod
+    def send_parser(sender: Sender) -> Parse[SendReceipt]:
+        """The adapter's response parser, stamping the sender's name on the receipt."""
+
+        def parse(resp: HttpResponse) -> SendReceipt:
+            return replace(sender.adapter.parse_send_response(resp), sender=sender.name)
+
+        return parse
+
     def plan_template(
         self, tpl: FlowTemplate, sender_name: str | None
     ) -> tuple[Sender, HttpRequest]:
@@ -198,16 +207,6 @@ class GatewayCore:
 class _Base:
     _core: GatewayCore
 
-    def handle_webhook(
-        self, sender: str, body: bytes, headers: Mapping[str, str]
-    ) -> list[InboundEvent]:
-        """Verify a callback the way the sender's provider signs it, then normalize it."""
-        return self._core.handle_webhook(sender, body, headers)
-
-    def verify_challenge(self, sender: str, params: Mapping[str, str]) -> str:
-        """Answer a webhook subscription handshake (Meta's ``hub.challenge``)."""
-        return self._core.verify_challenge(sender, params)
-
     def build_send(self, msg: FlowMessage) -> HttpRequest:
         """The exact request ``send`` would make (for dry runs), without sending it."""
         return self._core.plan_send(msg)[1]
@@ -248,7 +247,7 @@ class Gateway(_Base):
     def send(self, msg: FlowMessage) -> SendReceipt:
         """Send ``msg`` through its sender (explicit, routed, or the default)."""
         sender, request = self._core.plan_send(msg)
-        return self._execute(sender, "send", request, sender.adapter.parse_send_response)
+        return self._execute(sender, "send", request, self._core.send_parser(sender))
 
     def create_template(self, tpl: FlowTemplate, sender: str | None = None) -> TemplateReceipt:
         """Submit a FLOW-button template for review."""
@@ -259,6 +258,16 @@ class Gateway(_Base):
             request,
             lambda r: s.adapter.parse_create_template_response(r, tpl),
         )
+
+    def handle_webhook(
+        self, sender: str, body: bytes, headers: Mapping[str, str]
+    ) -> list[InboundEvent]:
+        """Verify a callback the way the sender's provider signs it, then normalize it."""
+        return self._core.handle_webhook(sender, body, headers)
+
+    def verify_challenge(self, sender: str, params: Mapping[str, str]) -> str:
+        """Answer a webhook subscription handshake (Meta's ``hub.challenge``)."""
+        return self._core.verify_challenge(sender, params)
 
     def _execute(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T]) -> T:
         for attempt in self._core.retry.retrying():
@@ -312,7 +321,7 @@ class AsyncGateway(_Base):
     async def send(self, msg: FlowMessage) -> SendReceipt:
         """Send ``msg`` through its sender (explicit, routed, or the default)."""
         sender, request = self._core.plan_send(msg)
-        return await self._execute(sender, "send", request, sender.adapter.parse_send_response)
+        return await self._execute(sender, "send", request, self._core.send_parser(sender))
 
     async def create_template(
         self, tpl: FlowTemplate, sender: str | None = None
@@ -325,6 +334,19 @@ class AsyncGateway(_Base):
             request,
             lambda r: s.adapter.parse_create_template_response(r, tpl),
         )
+
+    async def handle_webhook(
+        self, sender: str, body: bytes, headers: Mapping[str, str]
+    ) -> list[InboundEvent]:
+        """Verify a callback the way the sender's provider signs it, then normalize it.
+
+        Pure CPU work (no IO); async so that every AsyncGateway method is awaited alike.
+        """
+        return self._core.handle_webhook(sender, body, headers)
+
+    async def verify_challenge(self, sender: str, params: Mapping[str, str]) -> str:
+        """Answer a webhook subscription handshake (Meta's ``hub.challenge``)."""
+        return self._core.verify_challenge(sender, params)
 
     async def _execute(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T]) -> T:
         async for attempt in self._core.retry.async_retrying():

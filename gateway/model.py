@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 FlowAction = Literal["navigate", "data_exchange"]
@@ -23,7 +23,6 @@ HEADER_MAX = 60
 FOOTER_MAX = 60
 BODY_MAX = 1024
 BUTTON_TEXT_MAX = 25
-TEMPLATE_BODY_MAX = 1024
 
 _PHONE = re.compile(r"\+?[0-9]+")
 _OPAQUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
@@ -48,14 +47,26 @@ def _rule(rule: str, message: str, **ctx: Any) -> PydanticCustomError:
     return PydanticCustomError(rule, message, ctx)
 
 
-def _check_len(value: str | None, limit: int, rule: str) -> str | None:
-    if value is None:
-        return None
-    if not value.strip():
-        raise _rule("empty_string", "must not be empty or blank")
-    if len(value) > limit:
-        raise _rule(rule, "must be at most {limit} characters (got {n})", limit=limit, n=len(value))
-    return value
+def _text(limit: int, rule: str) -> AfterValidator:
+    """A non-blank text of at most ``limit`` characters; ``rule`` names the violation."""
+
+    def check(value: str) -> str:
+        if not value.strip():
+            raise _rule("empty_string", "must not be empty or blank")
+        if len(value) > limit:
+            raise _rule(
+                rule, "must be at most {limit} characters (got {n})", limit=limit, n=len(value)
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+HeaderText = Annotated[str, _text(HEADER_MAX, "header_too_long")]
+FooterText = Annotated[str, _text(FOOTER_MAX, "footer_too_long")]
+BodyText = Annotated[str, _text(BODY_MAX, "body_too_long")]
+CtaText = Annotated[str, _text(CTA_MAX, "flow_cta_too_long")]
+ButtonText = Annotated[str, _text(BUTTON_TEXT_MAX, "button_text_too_long")]
 
 
 class _Frozen(BaseModel):
@@ -93,15 +104,15 @@ class FlowMessage(_Frozen):
     to: str
     flow_id: str | None = None
     flow_name: str | None = None
-    flow_cta: str | None = None
+    flow_cta: CtaText | None = None
     flow_token: str | None = None
     flow_action: FlowAction = "navigate"
     screen: str | None = None
     data: dict[str, Any] | None = None
     mode: FlowMode = "published"
-    header: str | None = None
-    body: str | None = None
-    footer: str | None = None
+    header: HeaderText | None = None
+    body: BodyText | None = None
+    footer: FooterText | None = None
     template: TemplateRef | None = None
     sender: str | None = None
 
@@ -134,25 +145,9 @@ class FlowMessage(_Frozen):
     @field_validator("flow_cta")
     @classmethod
     def _check_cta(cls, v: str | None) -> str | None:
-        v = _check_len(v, CTA_MAX, "flow_cta_too_long")
         if v is not None and _has_emoji(v):
             raise _rule("flow_cta_emoji", "must not contain emoji")
         return v
-
-    @field_validator("header")
-    @classmethod
-    def _check_header(cls, v: str | None) -> str | None:
-        return _check_len(v, HEADER_MAX, "header_too_long")
-
-    @field_validator("footer")
-    @classmethod
-    def _check_footer(cls, v: str | None) -> str | None:
-        return _check_len(v, FOOTER_MAX, "footer_too_long")
-
-    @field_validator("body")
-    @classmethod
-    def _check_body(cls, v: str | None) -> str | None:
-        return _check_len(v, BODY_MAX, "body_too_long")
 
     @field_validator("data")
     @classmethod
@@ -224,16 +219,16 @@ class FlowTemplate(_Frozen):
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")
     language: str = Field(min_length=2, max_length=15, pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]+)?$")
     category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
-    body: str
+    body: BodyText
     body_examples: tuple[str, ...] = ()
-    button_text: str
+    button_text: ButtonText
     flow_id: str | None = None
     flow_name: str | None = None
     flow_json: str | None = None
     flow_action: FlowAction = "navigate"
     navigate_screen: str | None = None
-    header: str | None = None
-    footer: str | None = None
+    header: HeaderText | None = None
+    footer: FooterText | None = None
 
     @field_validator("category", mode="before")
     @classmethod
@@ -253,26 +248,6 @@ class FlowTemplate(_Frozen):
             if not isinstance(parsed, dict):
                 raise _rule("flow_json_invalid", "must encode a JSON object (the Flow JSON)")
         return v
-
-    @field_validator("body")
-    @classmethod
-    def _check_body(cls, v: str) -> str:
-        return _check_len(v, TEMPLATE_BODY_MAX, "body_too_long") or v
-
-    @field_validator("button_text")
-    @classmethod
-    def _check_button(cls, v: str) -> str:
-        return _check_len(v, BUTTON_TEXT_MAX, "button_text_too_long") or v
-
-    @field_validator("header")
-    @classmethod
-    def _check_header(cls, v: str | None) -> str | None:
-        return _check_len(v, HEADER_MAX, "header_too_long")
-
-    @field_validator("footer")
-    @classmethod
-    def _check_footer(cls, v: str | None) -> str | None:
-        return _check_len(v, FOOTER_MAX, "footer_too_long")
 
     @model_validator(mode="after")
     def _check_rules(self) -> Self:

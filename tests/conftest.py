@@ -86,7 +86,12 @@ class Driver:
     def handle_webhook(
         self, sender: str, body: bytes, headers: dict[str, str]
     ) -> list[InboundEvent]:
-        return self.gw.handle_webhook(sender, body, headers)
+        result: list[InboundEvent] = self._run(self.gw.handle_webhook(sender, body, headers))
+        return result
+
+    def verify_challenge(self, sender: str, params: dict[str, str]) -> str:
+        result: str = self._run(self.gw.verify_challenge(sender, params))
+        return result
 
     def close(self) -> None:
         self._run(self.gw.close())

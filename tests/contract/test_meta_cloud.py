@@ -127,6 +127,7 @@ def test_outbound_through_gateway(make_driver: Any, case: dict[str, Any]) -> Non
             sent = driver.send(model)
             assert sent.message_id == "wamid.TEST"
             assert sent.provider == "meta_cloud"
+            assert sent.sender == "main"
     assert route.call_count == 1
     assert json.loads(route.calls.last.request.content) == case["expected_body"]
 
@@ -215,3 +216,15 @@ def test_tampered_webhook_is_rejected(make_driver: Any, case: dict[str, Any]) ->
         driver.handle_webhook("main", body, {"X-Hub-Signature-256": hub_signature(body, "wrong")})
     with pytest.raises(gw_errors.SignatureError):
         driver.handle_webhook("main", body, {})
+
+
+def test_hub_challenge_through_gateway(make_driver: Any) -> None:
+    driver = make_driver()
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": META_SETTINGS["verify_token"],
+        "hub.challenge": "1158201444",
+    }
+    assert driver.verify_challenge("main", params) == "1158201444"
+    with pytest.raises(gw_errors.SignatureError):
+        driver.verify_challenge("main", {**params, "hub.verify_token": "guess"})
