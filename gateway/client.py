@@ -151,6 +151,7 @@ class GatewayCore:
         except ProviderError as exc:
             exc.provider = exc.provider or sender.provider
             exc.message = secrets.scrub(exc.message)
+            exc.args = (exc.message,)
             will_retry = self.retry.should_retry(exc) and attempt < self.retry.settings.max_attempts
             self.log.warning(
                 f"{op}.failed",

@@ -53,7 +53,7 @@ def test_logs_and_errors_never_show_secrets(make_driver: Any, log_output: io.Str
         for _ in range(3):
             with pytest.raises(ProviderError) as info:
                 d.send(MSG)
-            texts += [str(info.value), repr(info.value)]
+            texts += [str(info.value), repr(info.value), repr(info.value.args)]
     with pytest.raises(SignatureError) as sig:
         d.handle_webhook("main", b"{}", {"X-Hub-Signature-256": "sha256=00"})
     texts += [str(sig.value), repr(d.gw.build_send(MSG))]
