@@ -180,12 +180,16 @@ class GatewayCore:
     # -- inbound -----------------------------------------------------------------------
 
     def handle_webhook(
-        self, sender_name: str, body: bytes, headers: Mapping[str, str]
+        self,
+        sender_name: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
     ) -> list[InboundEvent]:
         sender = self.sender(sender_name)
         log = self.log.bind(sender=sender.name, provider=sender.provider)
         try:
-            sender.adapter.verify_webhook(body, headers)
+            sender.adapter.verify_webhook(body, headers, query)
         except GatewayError as exc:
             log.warning("webhook.rejected", reason=str(exc))
             raise
@@ -261,10 +265,17 @@ class Gateway(_Base):
         )
 
     def handle_webhook(
-        self, sender: str, body: bytes, headers: Mapping[str, str]
+        self,
+        sender: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
     ) -> list[InboundEvent]:
-        """Verify a callback the way the sender's provider signs it, then normalize it."""
-        return self._core.handle_webhook(sender, body, headers)
+        """Verify a callback the way the sender's provider signs it, then normalize it.
+
+        ``query`` is the callback URL's query (for providers authenticated by URL token).
+        """
+        return self._core.handle_webhook(sender, body, headers, query)
 
     def verify_challenge(self, sender: str, params: Mapping[str, str]) -> str:
         """Answer a webhook subscription handshake (Meta's ``hub.challenge``)."""
@@ -337,13 +348,17 @@ class AsyncGateway(_Base):
         )
 
     async def handle_webhook(
-        self, sender: str, body: bytes, headers: Mapping[str, str]
+        self,
+        sender: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
     ) -> list[InboundEvent]:
         """Verify a callback the way the sender's provider signs it, then normalize it.
 
         Pure CPU work (no IO); async so that every AsyncGateway method is awaited alike.
         """
-        return self._core.handle_webhook(sender, body, headers)
+        return self._core.handle_webhook(sender, body, headers, query)
 
     async def verify_challenge(self, sender: str, params: Mapping[str, str]) -> str:
         """Answer a webhook subscription handshake (Meta's ``hub.challenge``)."""

@@ -112,12 +112,15 @@ def _round_trip(gw: Gateway, emulator: MetaEmulator, sender: str, provider: str)
     rows = []
     for kind, msg in (("interactive", interactive), ("template", template)):
         receipt = gw.send(msg)
+        message_id = receipt.message_id
+        if message_id is None:
+            raise DemoFailure(f"{kind} send returned no message id")
         events = gw.handle_webhook(
-            sender, *emulator.statuses(receipt.message_id, "sent", "delivered", "read")
+            sender, *emulator.statuses(message_id, "sent", "delivered", "read")
         )
         events += gw.handle_webhook(
             sender,
-            *emulator.complete_flow(receipt.message_id, {"date": "2026-12-01", "slot": "10:30"}),
+            *emulator.complete_flow(message_id, {"date": "2026-12-01", "slot": "10:30"}),
         )
         statuses = [e.status for e in events if isinstance(e, MessageStatus)]
         completed = [e for e in events if isinstance(e, FlowCompleted)]
@@ -131,7 +134,7 @@ def _round_trip(gw: Gateway, emulator: MetaEmulator, sender: str, provider: str)
                 sender,
                 provider,
                 kind,
-                receipt.message_id,
+                message_id,
                 "→".join(statuses),
                 done.flow_token or "-",
                 json.dumps(done.response, sort_keys=True),

@@ -16,14 +16,19 @@ DeliveryStatus = Literal["queued", "sent", "delivered", "read", "failed"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendReceipt:
-    """The provider took the message: its id, and how far it got."""
+    """The provider took the message: its id, and how far it got.
+
+    ``message_id`` is None only when the provider queued the message without assigning an
+    id yet (``status == "queued"``, e.g. 1msg's ``jobId``); ``job_id`` then identifies it.
+    """
 
     provider: str
-    message_id: str
+    message_id: str | None
     recipient: str | None
     status: SendStatus
     raw: Any = field(default=None, repr=False, compare=False)
     sender: str | None = None
+    job_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,9 @@ ENTRY_POINT_GROUP = "flowgateway.providers"
 
 _BUILTIN: dict[str, str] = {
     "meta_cloud": "providers.meta_cloud:MetaCloudAdapter",
+    "dialog360_cloud": "providers.dialog360:Dialog360CloudAdapter",
+    "dialog360_onprem": "providers.dialog360:Dialog360OnPremAdapter",
+    "onemsg": "providers.onemsg:OneMsgAdapter",
 }
 
 _loaded: dict[str, type[Adapter]] = {}

@@ -116,8 +116,14 @@ class Adapter(ABC):
         raise UnsupportedFeature(self.name, TEMPLATE_CREATE)
 
     @abstractmethod
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
-        """Raise :class:`~gateway.errors.SignatureError` unless the callback is authentic."""
+    def verify_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+    ) -> None:
+        """Raise :class:`~gateway.errors.SignatureError` unless the callback is authentic.
+
+        ``query`` is the callback URL's query string, for providers that cannot sign and
+        are authenticated by a secret token in the URL instead.
+        """
 
     @abstractmethod
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
@@ -181,6 +187,14 @@ def unix_time(value: Any) -> datetime | None:
 
 def hmac_sha256_hex(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def check_shared_secret(given: str | None, expected: str, what: str) -> None:
+    """Compare a secret the caller echoed (header or URL token) in constant time."""
+    if not given:
+        raise SignatureError(f"missing {what}")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise SignatureError(f"{what} does not match")
 
 
 def check_hub_signature(body: bytes, headers: Mapping[str, str], secret: str) -> None:

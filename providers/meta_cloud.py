@@ -24,7 +24,10 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     check_hub_signature,
+    expect_dict,
+    load_json_body,
 )
+from providers.meta_inbound import MetaInbound
 
 DEFAULT_API_VERSION = "v24.0"
 
@@ -61,6 +64,10 @@ class MetaCloudAdapter(Adapter):
     Settings: ClassVar[type[AdapterSettings]] = MetaCloudSettings
     settings: MetaCloudSettings
 
+    def __init__(self, settings: AdapterSettings) -> None:
+        super().__init__(settings)
+        self._inbound = MetaInbound(self.name)
+
     def _url(self, node: str, edge: str) -> str:
         s = self.settings
         return f"{s.base_url.rstrip('/')}/{s.api_version}/{node}/{edge}"
@@ -91,17 +98,19 @@ class MetaCloudAdapter(Adapter):
 
     def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
         if not resp.ok:
-            raise meta_wire.parse_graph_failure(self.name, resp)
+            raise meta_wire.parse_failure(self.name, resp)
         return meta_wire.parse_send_success(self.name, resp)
 
     def parse_create_template_response(
         self, resp: HttpResponse, tpl: FlowTemplate
     ) -> TemplateReceipt:
         if not resp.ok:
-            raise meta_wire.parse_graph_failure(self.name, resp)
+            raise meta_wire.parse_failure(self.name, resp)
         return meta_wire.parse_template_success(self.name, resp, tpl)
 
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> None:
+    def verify_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+    ) -> None:
         secret = self.settings.app_secret
         if secret is None:
             if self.settings.allow_unsigned_webhooks:
@@ -112,7 +121,7 @@ class MetaCloudAdapter(Adapter):
         check_hub_signature(body, headers, secret.get_secret_value())
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
-        return meta_wire.parse_envelope(self.name, body)
+        return self._inbound.envelope(expect_dict(load_json_body(body), ""))
 
     def verify_challenge(self, params: Mapping[str, str]) -> str:
         """Answer ``GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…``."""

@@ -7,7 +7,8 @@ shapes. Pure functions only: the adapters add host, path and auth.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.errors import (
@@ -24,29 +25,10 @@ from gateway.errors import (
     TemplateError,
     class_for_status,
 )
-from gateway.events import (
-    DeliveryStatus,
-    ErrorDetail,
-    ErrorEvent,
-    FlowCompleted,
-    InboundEvent,
-    MessageStatus,
-    SendReceipt,
-    SendStatus,
-    TemplateReceipt,
-    UnhandledEvent,
-)
+from gateway.events import SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpResponse
 from gateway.model import FlowMessage, FlowTemplate
-from providers.base import (
-    decode_response_json,
-    expect_dict,
-    expect_list,
-    expect_str,
-    load_json_body,
-    opt_str,
-    unix_time,
-)
+from providers.base import opt_str
 
 DEFAULT_FLOW_TOKEN = "unused"  # noqa: S105 - Meta's documented default, not a secret
 
@@ -233,7 +215,7 @@ def graph_class(code: Any) -> type[ProviderError] | None:
     return None
 
 
-def _int_or_raw(code: Any) -> int | str | None:
+def int_or_raw(code: Any) -> int | str | None:
     if code is None or isinstance(code, bool):
         return None
     try:
@@ -242,11 +224,30 @@ def _int_or_raw(code: Any) -> int | str | None:
         return str(code)
 
 
-def graph_error(provider: str, resp: HttpResponse, err: Mapping[str, Any]) -> ProviderError:
+Classifier = Callable[[Any], "type[ProviderError] | None"]
+"""Provider code → error class (None when the code is unknown)."""
+
+_CODE_IN_TEXT = re.compile(r"\(#(\d+)\)|\b(13[0-3]\d{3})\b")
+
+
+def code_in_text(text: str) -> int | None:
+    """A Meta code quoted in free text: ``(#131047) …`` or a bare 13xxxx number."""
+    m = _CODE_IN_TEXT.search(text)
+    return int(m.group(1) or m.group(2)) if m else None
+
+
+def graph_error(
+    provider: str,
+    resp: HttpResponse,
+    err: Mapping[str, Any],
+    classify: Classifier = graph_class,
+) -> ProviderError:
     """A typed error from a Graph ``{"error": {...}}`` object."""
-    code = _int_or_raw(err.get("code"))
-    cls = graph_class(code) or class_for_status(resp.status_code)
     message = opt_str(err.get("message")) or "unknown error"
+    code = int_or_raw(err.get("code"))
+    if code is None:
+        code = code_in_text(message)
+    cls = classify(code) or class_for_status(resp.status_code)
     data = err.get("error_data")
     details = opt_str(data.get("details")) if isinstance(data, dict) else None
     if details and details not in message:
@@ -255,24 +256,29 @@ def graph_error(provider: str, resp: HttpResponse, err: Mapping[str, Any]) -> Pr
     if user_msg and user_msg not in message:
         message = f"{message}: {user_msg}"
     retryable = True if err.get("is_transient") is True else None
+    return _error(cls, provider, resp, message, code, retryable)
+
+
+def http_error(provider: str, resp: HttpResponse, message: str | None = None) -> ProviderError:
+    """A typed error decided by the HTTP status alone (non-JSON or unknown bodies)."""
+    cls = class_for_status(resp.status_code)
+    return _error(cls, provider, resp, message or (resp.text() or "empty response body"), None)
+
+
+def _error(
+    cls: type[ProviderError],
+    provider: str,
+    resp: HttpResponse,
+    message: str,
+    code: int | str | None,
+    retryable: bool | None = None,
+) -> ProviderError:
     return cls(
         message,
         provider=provider,
         status_code=resp.status_code,
         code=code,
         retryable=retryable,
-        retry_after=resp.retry_after(),
-        raw=_body_or_text(resp),
-    )
-
-
-def http_error(provider: str, resp: HttpResponse, message: str | None = None) -> ProviderError:
-    """A typed error decided by the HTTP status alone (non-JSON or unknown bodies)."""
-    cls = class_for_status(resp.status_code)
-    return cls(
-        message or (resp.text() or "empty response body"),
-        provider=provider,
-        status_code=resp.status_code,
         retry_after=resp.retry_after(),
         raw=_body_or_text(resp),
     )
@@ -285,14 +291,39 @@ def _body_or_text(resp: HttpResponse) -> Any:
         return resp.content.decode("utf-8", "replace")
 
 
-def parse_graph_failure(provider: str, resp: HttpResponse) -> ProviderError:
-    """Any non-success response of a Graph-style API as a typed error."""
+def parse_failure(
+    provider: str, resp: HttpResponse, classify: Classifier = graph_class
+) -> ProviderError:
+    """A failed response in any error shape the Meta-speaking providers use.
+
+    ``{"error": {...}}`` (Graph, also nested under ``response``), ``{"errors": [...]}``
+    (On-Premise), ``{"meta": {"success": false, ...}}`` and ``{"error": "text"}``
+    (360dialog's own gateway); anything else is classified by HTTP status.
+    """
     try:
         body = resp.json()
     except ValueError:
         return http_error(provider, resp)
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        return graph_error(provider, resp, body["error"])
+    if not isinstance(body, dict):
+        return http_error(provider, resp)
+    if isinstance(body.get("response"), dict) and "error" in body["response"]:
+        body = body["response"]
+    err = body.get("error")
+    if isinstance(err, dict):
+        return graph_error(provider, resp, err, classify)
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        code = int_or_raw(first.get("code"))
+        cls = classify(code) or class_for_status(resp.status_code)
+        parts = [opt_str(first.get("title")), opt_str(first.get("details"))]
+        return _error(cls, provider, resp, ": ".join(p for p in parts if p) or "error", code)
+    meta = body.get("meta")
+    if isinstance(meta, dict) and meta.get("success") is False:
+        message = opt_str(meta.get("developer_message")) or resp.text()
+        return http_error(provider, resp, message)
+    if isinstance(err, str) and err:
+        return http_error(provider, resp, err)
     return http_error(provider, resp)
 
 
@@ -354,137 +385,4 @@ def parse_template_success(provider: str, resp: HttpResponse, tpl: FlowTemplate)
         status=opt_str(doc.get("status")),
         category=opt_str(doc.get("category")),
         raw=body,
-    )
-
-
-# -- webhooks --------------------------------------------------------------------------
-
-_STATUSES: Mapping[str, DeliveryStatus] = {
-    "sent": "sent",
-    "delivered": "delivered",
-    "read": "read",
-    "failed": "failed",
-}
-_VALUE_KNOWN_KEYS = frozenset(
-    {"messaging_product", "metadata", "contacts", "messages", "statuses", "errors"}
-)
-
-
-def error_detail(err: Any) -> ErrorDetail:
-    """One webhook ``errors[]`` entry, classified with Meta's code table."""
-    e = err if isinstance(err, dict) else {"message": str(err)}
-    code = _int_or_raw(e.get("code"))
-    data = e.get("error_data")
-    details = opt_str(data.get("details")) if isinstance(data, dict) else None
-    cls = graph_class(code) or ProviderError
-    return ErrorDetail(
-        code=code,
-        title=opt_str(e.get("title")),
-        message=opt_str(e.get("message")) or details,
-        category=cls.category,
-    )
-
-
-def parse_envelope(
-    provider: str, body: bytes, *, flow_reply_names: Iterable[str] = ("flow",)
-) -> list[InboundEvent]:
-    """``{object, entry[].changes[].value}`` → events, in the order they appear."""
-    doc = expect_dict(load_json_body(body), "")
-    names = frozenset(flow_reply_names)
-    events: list[InboundEvent] = []
-    for i, entry in enumerate(expect_list(doc.get("entry"), "entry")):
-        path = f"entry[{i}]"
-        changes = expect_list(expect_dict(entry, path).get("changes"), f"{path}.changes")
-        for j, change in enumerate(changes):
-            cpath = f"{path}.changes[{j}]"
-            change = expect_dict(change, cpath)
-            if change.get("field") != "messages":
-                events.append(
-                    UnhandledEvent(
-                        provider=provider, kind=f"change:{change.get('field')}", raw=change
-                    )
-                )
-                continue
-            value = expect_dict(change.get("value"), f"{cpath}.value")
-            events.extend(parse_value(provider, value, f"{cpath}.value", names))
-    return events
-
-
-def parse_value(
-    provider: str, value: dict[str, Any], path: str, flow_reply_names: frozenset[str]
-) -> list[InboundEvent]:
-    """A ``value`` object (or an On-Premise flat body): messages, statuses, errors."""
-    events: list[InboundEvent] = []
-    if "messages" in value:
-        for k, m in enumerate(expect_list(value["messages"], f"{path}.messages")):
-            mpath = f"{path}.messages[{k}]"
-            events.append(_message(provider, expect_dict(m, mpath), mpath, flow_reply_names))
-    if "statuses" in value:
-        # The hot path (status floods): paths are only formatted when something is wrong.
-        for k, s in enumerate(expect_list(value["statuses"], f"{path}.statuses")):
-            if type(s) is not dict:
-                expect_dict(s, f"{path}.statuses[{k}]")
-            events.append(_status(provider, s, path, k))
-    if "errors" in value:
-        items = expect_list(value["errors"], f"{path}.errors")
-        errors = tuple(error_detail(e) for e in items)
-        events.append(ErrorEvent(provider=provider, errors=errors, timestamp=None, raw=items))
-    for key, items in value.items():
-        if key not in _VALUE_KNOWN_KEYS:  # e.g. message_echoes: passed on, never dropped
-            events.append(UnhandledEvent(provider=provider, kind=f"value:{key}", raw=items))
-    return events
-
-
-def _message(
-    provider: str, m: dict[str, Any], path: str, flow_reply_names: frozenset[str]
-) -> InboundEvent:
-    mtype = m.get("type")
-    interactive = m.get("interactive")
-    if (
-        mtype != "interactive"
-        or not isinstance(interactive, dict)
-        or interactive.get("type") != "nfm_reply"
-    ):
-        return UnhandledEvent(provider=provider, kind=f"message:{mtype}", raw=m)
-    nfm = expect_dict(interactive.get("nfm_reply"), f"{path}.interactive.nfm_reply")
-    name = nfm.get("name")
-    if not isinstance(name, str) or name not in flow_reply_names:
-        return UnhandledEvent(provider=provider, kind=f"nfm_reply:{name}", raw=m)
-    response = dict(
-        decode_response_json(
-            nfm.get("response_json"), f"{path}.interactive.nfm_reply.response_json"
-        )
-    )
-    token = response.pop("flow_token", None)
-    context = m.get("context")
-    return FlowCompleted(
-        provider=provider,
-        message_id=expect_str(m.get("id"), f"{path}.id"),
-        sender=expect_str(m.get("from"), f"{path}.from"),
-        flow_token=opt_str(token),
-        response=response,
-        reply_to=opt_str(context.get("id")) if isinstance(context, dict) else None,
-        timestamp=unix_time(m.get("timestamp")),
-        raw=m,
-    )
-
-
-def _status(provider: str, s: dict[str, Any], path: str, k: int) -> InboundEvent:
-    raw_status = s.get("status")
-    status = _STATUSES.get(raw_status) if type(raw_status) is str else None
-    if status is None:
-        return UnhandledEvent(provider=provider, kind=f"status:{raw_status}", raw=s)
-    message_id = s.get("id")
-    if type(message_id) is not str or not message_id:
-        message_id = expect_str(message_id, f"{path}.statuses[{k}].id")
-    recipient = s.get("recipient_id")
-    errors = s.get("errors")
-    return MessageStatus(
-        provider=provider,
-        message_id=message_id,
-        recipient=recipient if type(recipient) is str else opt_str(recipient),
-        status=status,
-        errors=tuple(error_detail(e) for e in errors) if isinstance(errors, list) else (),
-        timestamp=unix_time(s.get("timestamp")),
-        raw=s,
     )

@@ -31,6 +31,39 @@ META_SETTINGS: dict[str, Any] = {
 }
 GRAPH = "https://graph.facebook.com/v24.0"
 
+D360_KEY = "d360-test-key-0123456789"
+D360_WEBHOOK_SECRET = "Basic d2ViaG9vazpzM2NyM3Q="
+ONEMSG_TOKEN = "1msg-token-abcdef0123456789"
+ONEMSG_WEBHOOK_TOKEN = "1msg-webhook-url-token-42"
+NAMESPACE = "c8ae5f90_307a_ca4c_b8f6_d1e2a2573574"
+
+PROVIDERS: dict[str, dict[str, Any]] = {
+    "meta_cloud": META_SETTINGS,
+    "dialog360_cloud": {"api_key": D360_KEY, "webhook_auth_value": D360_WEBHOOK_SECRET},
+    "dialog360_onprem": {
+        "api_key": D360_KEY,
+        "namespace": NAMESPACE,
+        "webhook_auth_value": D360_WEBHOOK_SECRET,
+    },
+    "onemsg": {
+        "instance_id": "inst12345",
+        "token": ONEMSG_TOKEN,
+        "namespace": NAMESPACE,
+        "webhook_token": ONEMSG_WEBHOOK_TOKEN,
+    },
+}
+"""Settings of one sender per provider, as the contract fixtures assume."""
+
+PROVIDER_SECRETS = (
+    META_TOKEN,
+    META_APP_SECRET,
+    META_VERIFY_TOKEN,
+    D360_KEY,
+    D360_WEBHOOK_SECRET,
+    ONEMSG_TOKEN,
+    ONEMSG_WEBHOOK_TOKEN,
+)
+
 
 def load_fixtures(provider: str, kind: str) -> list[Any]:
     """``pytest.param`` per JSON file under ``tests/contract/<provider>/<kind>/``."""
@@ -41,6 +74,24 @@ def load_fixtures(provider: str, kind: str) -> list[Any]:
 
 def hub_signature(body: bytes, secret: str = META_APP_SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def authentic(provider: str, body: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    """Headers and query that authenticate a callback the way ``provider`` does it."""
+    if provider == "meta_cloud":
+        return {"X-Hub-Signature-256": hub_signature(body)}, {}
+    if provider.startswith("dialog360"):
+        return {"Authorization": D360_WEBHOOK_SECRET}, {}
+    return {}, {"token": ONEMSG_WEBHOOK_TOKEN}
+
+
+def forged(provider: str, body: bytes) -> list[tuple[dict[str, str], dict[str, str]]]:
+    """Credentials that must be refused: missing, and wrong."""
+    if provider == "meta_cloud":
+        return [({}, {}), ({"X-Hub-Signature-256": hub_signature(body, "wrong-secret")}, {})]
+    if provider.startswith("dialog360"):
+        return [({}, {}), ({"Authorization": "Basic Z3Vlc3M6Z3Vlc3M="}, {})]
+    return [({}, {}), ({}, {"token": "guess"})]
 
 
 class Sleeps:
@@ -84,9 +135,13 @@ class Driver:
         return result
 
     def handle_webhook(
-        self, sender: str, body: bytes, headers: dict[str, str]
+        self,
+        sender: str,
+        body: bytes,
+        headers: dict[str, str],
+        query: dict[str, str] | None = None,
     ) -> list[InboundEvent]:
-        result: list[InboundEvent] = self._run(self.gw.handle_webhook(sender, body, headers))
+        result: list[InboundEvent] = self._run(self.gw.handle_webhook(sender, body, headers, query))
         return result
 
     def verify_challenge(self, sender: str, params: dict[str, str]) -> str:

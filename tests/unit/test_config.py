@@ -25,6 +25,14 @@ EXAMPLE_ENV = {
     "META_ACCESS_TOKEN": "tok-abcdef",
     "META_APP_SECRET": "sec-abcdef",
     "META_VERIFY_TOKEN": "ver-abcdef",
+    "D360_API_KEY": "d360-abcdef",
+    "D360_BR_API_KEY": "d360-br-abcdef",
+    "D360_WEBHOOK_SECRET": "Basic abcdef",
+    "D360_TEMPLATE_NAMESPACE": "ns_abcdef",
+    "ONEMSG_INSTANCE_ID": "inst1",
+    "ONEMSG_TOKEN": "onemsg-abcdef",
+    "ONEMSG_TEMPLATE_NAMESPACE": "ns_abcdef",
+    "ONEMSG_WEBHOOK_TOKEN": "hook-abcdef",
 }
 
 
@@ -109,8 +117,10 @@ def test_routing_first_match_then_default_then_explicit() -> None:
     assert core.router.sender_for(_msg("5511999990000")) == "br"  # plus is optional
     assert core.router.sender_for(_msg("+351912345678")) == "br"
     assert core.router.sender_for(_msg("+14155550100")) == "global"
+    assert core.router.sender_for(_msg("+4915112345678")) == "eu"
+    assert gw.senders["eu"].provider == "onemsg"
     assert core.router.sender_for(_msg("+5511999990000", sender="global")) == "global"
-    assert "/555/messages" in gw.build_send(_msg("+5511999990000")).url
+    assert gw.build_send(_msg("+5511999990000")).url == "https://waba-v2.360dialog.io/messages"
     assert "/111/messages" in gw.build_send(_msg("+14155550100")).url
     with pytest.raises(ConfigError, match="no such sender"):
         gw.build_send(_msg("+1415555", sender="nope"))

@@ -16,7 +16,14 @@ from gateway import ConfigError, FlowMessage, Gateway, ProviderError, SignatureE
 from gateway.config import parse_config
 from gateway.log import configure_logging, get_logger
 from providers import get_adapter
-from tests.conftest import GRAPH, META_APP_SECRET, META_SETTINGS, META_TOKEN, META_VERIFY_TOKEN
+from tests.conftest import (
+    GRAPH,
+    META_APP_SECRET,
+    META_SETTINGS,
+    META_TOKEN,
+    META_VERIFY_TOKEN,
+    PROVIDERS,
+)
 
 SECRETS = (META_TOKEN, META_APP_SECRET, META_VERIFY_TOKEN)
 URL = f"{GRAPH}/1234567890/messages"
@@ -110,3 +117,38 @@ def test_request_repr_and_masked_view_hide_credentials() -> None:
     assert META_TOKEN in req.headers["Authorization"]  # the real request carries it
     _assert_clean(repr(req))
     _assert_clean(json.dumps(req.masked()))
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_no_provider_leaks_credentials(
+    make_driver: Any, log_output: io.StringIO, provider: str
+) -> None:
+    adapter = get_adapter(provider, **PROVIDERS[provider])
+    own = adapter.settings.secret_values()
+    assert own
+    d = make_driver({"main": adapter}, max_attempts=1)
+    texts = [repr(d.gw), repr(d.gw.senders["main"].adapter), repr(d.gw.build_send(MSG))]
+    texts.append(json.dumps(d.gw.build_send(MSG).masked()))
+    echo = " ".join(own)  # a provider echoing our own credentials back
+    with respx.mock() as mock:
+        mock.post().mock(
+            side_effect=[
+                httpx.Response(401, json={"error": f"bad credentials {echo}"}),
+                httpx.Response(200, json={"sent": False, "message": f"rejected {echo}"}),
+                httpx.Response(500, text=f"upstream {echo}"),
+                httpx.ConnectError(f"cannot connect {echo}"),
+                httpx.ReadTimeout(f"timeout {echo}"),
+            ]
+        )
+        for _ in range(5):
+            with pytest.raises(ProviderError) as info:
+                d.send(MSG)
+            texts += [str(info.value), repr(info.value), repr(info.value.args)]
+    with pytest.raises(SignatureError) as sig:
+        d.handle_webhook("main", b"{}", {"Authorization": "nope"}, {"token": "nope"})
+    texts.append(str(sig.value))
+    logged = log_output.getvalue()
+    assert logged.count("send.failed") == 5
+    for text in [*texts, logged]:
+        for secret in own:
+            assert secret not in text

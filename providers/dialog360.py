@@ -1,0 +1,230 @@
+"""360dialog adapters: Cloud API (``dialog360_cloud``) and On-Premise (``dialog360_onprem``).
+
+Both speak Meta's wire format (shared through :mod:`providers.meta_wire` and
+:mod:`providers.meta_inbound`) on 360dialog's hosts with the ``D360-API-KEY`` header.
+360dialog does not sign callbacks; it echoes headers configured with the webhook, so a
+callback is authentic when it carries the configured shared header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import SecretStr
+
+from gateway.errors import (
+    ConfigError,
+    InvalidRequest,
+    PermissionDenied,
+    ProviderError,
+    ProviderUnavailable,
+    QualityLimited,
+    RateLimited,
+    RecipientUnreachable,
+    ServiceWindowClosed,
+    SignatureError,
+    TemplateError,
+    UnsupportedFeature,
+)
+from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
+from gateway.http import HttpRequest, HttpResponse
+from gateway.model import FlowMessage, FlowTemplate
+from providers import meta_wire
+from providers.base import (
+    DRAFT_MODE,
+    FLOW_ID,
+    FLOW_NAME,
+    MEDIA_HEADER,
+    TEMPLATE_CREATE,
+    TEMPLATE_SEND,
+    Adapter,
+    AdapterSettings,
+    check_shared_secret,
+    expect_dict,
+    load_json_body,
+    lower_keys,
+)
+from providers.meta_inbound import MetaInbound
+
+
+class Dialog360Settings(AdapterSettings):
+    """Settings shared by both 360dialog adapters."""
+
+    api_key: SecretStr
+    webhook_auth_header: str = "Authorization"
+    """The header configured with the webhook (``POST /v1/configs/webhook {headers}``)."""
+    webhook_auth_value: SecretStr | None = None
+    """Its secret value; callbacks without it are refused."""
+    allow_unsigned_webhooks: bool = False
+    """Accept callbacks when no ``webhook_auth_value`` is set (tests only)."""
+
+
+class Dialog360CloudSettings(Dialog360Settings):
+    base_url: str = "https://waba-v2.360dialog.io"
+
+
+class Dialog360OnPremSettings(Dialog360Settings):
+    base_url: str = "https://waba.360dialog.io"
+    namespace: str | None = None
+    """The template namespace; required for template sends."""
+    interactive_type: Literal["galaxy_message", "flow"] = "galaxy_message"
+    """Interactive type of Flow messages: 360dialog documents ``galaxy_message``."""
+
+
+class _Dialog360(Adapter):
+    """What both 360dialog adapters share: auth, error shapes, webhook auth."""
+
+    settings: Dialog360Settings
+    _messages_path: ClassVar[str]
+    _inbound: MetaInbound
+
+    def _request(self, path: str, payload: dict[str, Any]) -> HttpRequest:
+        url = f"{self.settings.base_url.rstrip('/')}{path}"
+        key = {"D360-API-KEY": self.settings.api_key.get_secret_value()}
+        return HttpRequest.for_json("POST", url, payload, key)
+
+    def _classify(self, code: Any) -> type[ProviderError] | None:
+        return meta_wire.graph_class(code)
+
+    def _payload(self, msg: FlowMessage) -> dict[str, Any]:
+        return meta_wire.message_body(msg)
+
+    def build_send(self, msg: FlowMessage) -> HttpRequest:
+        self.check_message(msg)
+        return self._request(self._messages_path, self._payload(msg))
+
+    def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:
+        return self._request("/v1/configs/templates", meta_wire.template_create_body(tpl))
+
+    def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
+        if not resp.ok:
+            raise meta_wire.parse_failure(self.name, resp, self._classify)
+        return meta_wire.parse_send_success(self.name, resp)
+
+    def parse_create_template_response(
+        self, resp: HttpResponse, tpl: FlowTemplate
+    ) -> TemplateReceipt:
+        if not resp.ok:
+            raise meta_wire.parse_failure(self.name, resp, self._classify)
+        return meta_wire.parse_template_success(self.name, resp, tpl)
+
+    def verify_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+    ) -> None:
+        s = self.settings
+        if s.webhook_auth_value is None:
+            if s.allow_unsigned_webhooks:
+                return
+            raise SignatureError(
+                "webhook_auth_value is not configured: 360dialog does not sign callbacks, so "
+                "configure a shared header with the webhook and set it here"
+            )
+        given = lower_keys(headers).get(s.webhook_auth_header.lower())
+        check_shared_secret(given, s.webhook_auth_value.get_secret_value(), s.webhook_auth_header)
+
+
+class Dialog360CloudAdapter(_Dialog360):
+    """360dialog Cloud API: Meta's payloads at ``/messages`` (no version, no phone id)."""
+
+    name = "dialog360_cloud"
+    capabilities = frozenset(
+        {FLOW_ID, FLOW_NAME, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, MEDIA_HEADER}
+    )
+    Settings: ClassVar[type[AdapterSettings]] = Dialog360CloudSettings
+    _messages_path = "/messages"
+
+    def __init__(self, settings: AdapterSettings) -> None:
+        super().__init__(settings)
+        self._inbound = MetaInbound(self.name)
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        return self._inbound.envelope(expect_dict(load_json_body(body), ""))
+
+
+# On-Premise error codes (reference/providers.md §3) → class.
+ONPREM_CODES: Mapping[int, type[ProviderError]] = {
+    400: InvalidRequest,
+    402: PermissionDenied,
+    408: InvalidRequest,
+    410: InvalidRequest,
+    429: RateLimited,
+    430: PermissionDenied,
+    432: PermissionDenied,
+    433: PermissionDenied,
+    470: ServiceWindowClosed,
+    471: QualityLimited,
+    472: RecipientUnreachable,
+    480: RecipientUnreachable,
+    500: ProviderUnavailable,
+    1000: ProviderUnavailable,
+    1005: PermissionDenied,
+    1006: InvalidRequest,
+    1008: InvalidRequest,
+    1009: InvalidRequest,
+    1011: ProviderUnavailable,
+    1013: RecipientUnreachable,
+    1014: ProviderUnavailable,
+    1015: RateLimited,
+    1016: ProviderUnavailable,
+    1026: RecipientUnreachable,
+}
+
+
+def onprem_class(code: Any) -> type[ProviderError] | None:
+    """On-Premise code → class; Cloud codes passed through are understood too."""
+    try:
+        n = int(code)
+    except (TypeError, ValueError):
+        return None
+    cls = ONPREM_CODES.get(n)
+    if cls is not None:
+        return cls
+    if 2000 <= n <= 2999:
+        return TemplateError
+    return meta_wire.graph_class(n)
+
+
+class Dialog360OnPremAdapter(_Dialog360):
+    """360dialog On-Premise API: ``/v1/messages``, no ``messaging_product``, flat webhooks."""
+
+    name = "dialog360_onprem"
+    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE})
+    Settings: ClassVar[type[AdapterSettings]] = Dialog360OnPremSettings
+    settings: Dialog360OnPremSettings
+    _messages_path = "/v1/messages"
+
+    def __init__(self, settings: AdapterSettings) -> None:
+        super().__init__(settings)
+        # 360dialog documents the reply name galaxy_message; Meta's is flow: take both.
+        self._inbound = MetaInbound(
+            self.name, frozenset({"flow", "galaxy_message"}), classify=onprem_class
+        )
+
+    def _classify(self, code: Any) -> type[ProviderError] | None:
+        return onprem_class(code)
+
+    def _payload(self, msg: FlowMessage) -> dict[str, Any]:
+        s = self.settings
+        if msg.template is not None and not s.namespace:
+            raise ConfigError("namespace", "required for On-Premise template sends")
+        galaxy = s.interactive_type == "galaxy_message"
+        return meta_wire.message_body(
+            msg,
+            messaging_product=False,
+            interactive_type=s.interactive_type,
+            action_name="" if galaxy else "flow",  # seed 002 shows an empty name for galaxy
+            namespace=s.namespace if msg.template is not None else None,
+        )
+
+    def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:
+        for key in ("flow_name", "flow_json"):
+            if getattr(tpl, key) is not None:
+                raise UnsupportedFeature(self.name, key, "Meta supports it on Cloud API only")
+        return super().build_create_template(tpl)
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        doc = expect_dict(load_json_body(body), "")
+        if "entry" in doc:  # forwarded in the Cloud envelope
+            return self._inbound.envelope(doc)
+        return self._inbound.value(doc)

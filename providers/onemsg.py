@@ -1,0 +1,321 @@
+"""1msg.io adapter (``onemsg``): ``sendFlow``, ``sendTemplate``, ``addTemplate``.
+
+1msg keeps a chat-api style API: ``https://api.1msg.io/{instance}/{method}?token=…``,
+camelCase flat bodies, and HTTP 200 answers that may still say ``"sent": false``.
+Webhooks come normalized (``{instanceId, messages[], ack[]}``) or, with ``rawHooks``, as
+Meta's envelope. 1msg does not sign callbacks: a secret token in the callback URL
+(``?token=…``) authenticates them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from pydantic import Field, SecretStr
+
+from gateway.errors import (
+    ConfigError,
+    InvalidRequest,
+    ProviderError,
+    ServiceWindowClosed,
+    SignatureError,
+    WebhookPayloadError,
+)
+from gateway.events import (
+    DeliveryStatus,
+    FlowCompleted,
+    InboundEvent,
+    MessageStatus,
+    SendReceipt,
+    TemplateReceipt,
+    UnhandledEvent,
+)
+from gateway.http import HttpRequest, HttpResponse
+from gateway.model import FlowMessage, FlowTemplate
+from providers import meta_wire
+from providers.base import (
+    DRAFT_MODE,
+    FLOW_ID,
+    TEMPLATE_CREATE,
+    TEMPLATE_SEND,
+    Adapter,
+    AdapterSettings,
+    check_shared_secret,
+    expect_dict,
+    expect_list,
+    expect_str,
+    load_json_body,
+    lower_keys,
+    opt_str,
+    unix_time,
+)
+from providers.meta_inbound import MetaInbound
+
+_WINDOW_CLOSED = re.compile(r"re-?engagement|outside (of )?the (allowed|24)", re.IGNORECASE)
+_ACK_STATUSES: Mapping[str, DeliveryStatus] = {
+    "sent": "sent",
+    "delivered": "delivered",
+    "viewed": "read",
+    "read": "read",
+    "failed": "failed",
+}
+
+
+class OneMsgSettings(AdapterSettings):
+    """Settings of a ``onemsg`` sender."""
+
+    base_url: str = "https://api.1msg.io"
+    instance_id: str = Field(min_length=1)
+    token: SecretStr
+    namespace: str | None = None
+    """Template namespace (``GET /templates``); required for template sends."""
+    webhook_token: SecretStr | None = None
+    """Secret expected in the callback URL's query (``?token=…``)."""
+    webhook_token_param: str = "token"  # noqa: S105 - a parameter name, not a secret
+    allow_unsigned_webhooks: bool = False
+    """Accept callbacks without the URL token when none is configured (tests only)."""
+
+
+def text_class(text: str) -> type[ProviderError] | None:
+    """Classify a free-text failure: a quoted Meta code, or the window-closed wording."""
+    code = meta_wire.code_in_text(text)
+    cls = meta_wire.graph_class(code) if code is not None else None
+    if cls is None and _WINDOW_CLOSED.search(text):
+        return ServiceWindowClosed
+    return cls
+
+
+def _user(chat_id: Any) -> str | None:
+    """``12020721369@c.us`` → ``12020721369``."""
+    value = opt_str(chat_id)
+    return value.split("@", 1)[0] if value else None
+
+
+class OneMsgAdapter(Adapter):
+    """Flows through 1msg.io's chat-api style methods."""
+
+    name = "onemsg"
+    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE})
+    Settings: ClassVar[type[AdapterSettings]] = OneMsgSettings
+    settings: OneMsgSettings
+
+    def __init__(self, settings: AdapterSettings) -> None:
+        super().__init__(settings)
+        self._inbound = MetaInbound(self.name)
+
+    # -- outbound --------------------------------------------------------------------
+
+    def _request(self, method: str, payload: dict[str, Any]) -> HttpRequest:
+        s = self.settings
+        token = quote(s.token.get_secret_value(), safe="")
+        url = f"{s.base_url.rstrip('/')}/{quote(s.instance_id, safe='')}/{method}?token={token}"
+        return HttpRequest.for_json("POST", url, payload)
+
+    def build_send(self, msg: FlowMessage) -> HttpRequest:
+        self.check_message(msg)
+        if msg.template is None:
+            return self._request("sendFlow", self._flow_body(msg))
+        if not self.settings.namespace:
+            raise ConfigError("namespace", "required for 1msg template sends (GET /templates)")
+        body = _recipient(msg.to, as_int=False)
+        body["template"] = msg.template.name
+        body["namespace"] = self.settings.namespace
+        body["language"] = {"policy": "deterministic", "code": msg.template.language}
+        body["params"] = meta_wire.template_components(msg)
+        return self._request("sendTemplate", body)
+
+    @staticmethod
+    def _flow_body(msg: FlowMessage) -> dict[str, Any]:
+        body = _recipient(msg.to, as_int=True)  # the sendFlow schema types phone as integer
+        body["body"] = msg.body
+        if msg.header is not None:
+            body["header"] = msg.header
+        if msg.footer is not None:
+            body["footer"] = msg.footer
+        body["flowId"] = msg.flow_id
+        body["flowToken"] = msg.flow_token or meta_wire.DEFAULT_FLOW_TOKEN
+        body["flowCta"] = msg.flow_cta
+        body["flowAction"] = msg.flow_action
+        if msg.flow_action == "navigate":
+            payload: dict[str, Any] = {"screen": msg.screen}
+            if msg.data is not None:
+                payload["data"] = msg.data
+            body["flowActionPayload"] = payload
+        body["mode"] = msg.mode
+        body["flowMessageVersion"] = "3"
+        return body
+
+    def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:
+        return self._request("addTemplate", meta_wire.template_create_body(tpl))
+
+    # -- responses -------------------------------------------------------------------
+
+    def _failure(self, resp: HttpResponse) -> ProviderError:
+        exc = meta_wire.parse_failure(self.name, resp)
+        if exc.code is None:
+            better = text_class(exc.message)
+            if better is not None and better is not type(exc):
+                return better(
+                    exc.message,
+                    provider=self.name,
+                    status_code=resp.status_code,
+                    code=meta_wire.code_in_text(exc.message),
+                    retry_after=exc.retry_after,
+                    raw=exc.raw,
+                )
+        return exc
+
+    def _body(self, resp: HttpResponse) -> dict[str, Any]:
+        if not resp.ok:
+            raise self._failure(resp)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ProviderError(
+                f"unexpected response body: {resp.text()!r}",
+                provider=self.name,
+                status_code=resp.status_code,
+                raw=resp.content.decode("utf-8", "replace"),
+            )
+        if "error" in body:  # an error inside a 200
+            raise self._failure(resp)
+        return body
+
+    def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
+        body = self._body(resp)
+        message_id = opt_str(body.get("id"))
+        if body.get("sent") is True and message_id:
+            return SendReceipt(
+                provider=self.name,
+                message_id=message_id,
+                recipient=None,
+                status="accepted",
+                raw=body,
+            )
+        job_id = opt_str(body.get("jobId"))
+        if job_id and not message_id:
+            # Queued for later delivery: not a failure, and not safe to send again.
+            return SendReceipt(
+                provider=self.name,
+                message_id=None,
+                recipient=None,
+                status="queued",
+                raw=body,
+                job_id=job_id,
+            )
+        text = opt_str(body.get("message")) or opt_str(body.get("description")) or "not sent"
+        cls = text_class(text) or InvalidRequest
+        raise cls(
+            text,
+            provider=self.name,
+            status_code=resp.status_code,
+            code=meta_wire.code_in_text(text),
+            raw=body,
+        )
+
+    def parse_create_template_response(
+        self, resp: HttpResponse, tpl: FlowTemplate
+    ) -> TemplateReceipt:
+        self._body(resp)
+        return meta_wire.parse_template_success(self.name, resp, tpl)
+
+    # -- webhooks --------------------------------------------------------------------
+
+    def verify_webhook(
+        self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
+    ) -> None:
+        s = self.settings
+        if s.webhook_token is None:
+            if s.allow_unsigned_webhooks:
+                return
+            raise SignatureError(
+                "webhook_token is not configured: 1msg does not sign callbacks, so put a "
+                f"secret ?{s.webhook_token_param}=… in the webhook URL and set it here"
+            )
+        given = (query or {}).get(s.webhook_token_param)
+        if given is None:  # a proxy may move it into a header
+            given = lower_keys(headers).get("x-webhook-token")
+        check_shared_secret(given, s.webhook_token.get_secret_value(), "webhook URL token")
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
+        doc = expect_dict(load_json_body(body), "")
+        instance = opt_str(doc.get("instanceId"))
+        if instance is not None and instance != self.settings.instance_id:
+            mine = self.settings.instance_id
+            raise WebhookPayloadError(f"instanceId {instance!r} is not this sender's ({mine!r})")
+        if "entry" in doc:  # rawHooks: Meta's envelope
+            return self._inbound.envelope(doc)
+        events: list[InboundEvent] = []
+        for k, m in enumerate(expect_list(doc.get("messages", []), "messages")):
+            events.append(self._message(expect_dict(m, f"messages[{k}]"), f"messages[{k}]"))
+        for k, a in enumerate(expect_list(doc.get("ack", []), "ack")):
+            events.append(self._ack(expect_dict(a, f"ack[{k}]"), f"ack[{k}]"))
+        for key, value in doc.items():
+            if key not in ("instanceId", "messages", "ack"):
+                events.append(UnhandledEvent(provider=self.name, kind=f"hook:{key}", raw=value))
+        return events
+
+    def _message(self, m: dict[str, Any], path: str) -> InboundEvent:
+        kind = f"message:{m.get('type')}"
+        if m.get("fromMe") is True:
+            return UnhandledEvent(provider=self.name, kind="message:from_me", raw=m)
+        sender = _user(m.get("chatId")) or _user(m.get("author"))
+        reply_to = opt_str(m.get("quotedMsgId"))
+        interactive = m.get("interactive")
+        if isinstance(interactive, dict) and interactive.get("type") == "nfm_reply":
+            return self._inbound.flow_completion(
+                m, path, sender=expect_str(sender, f"{path}.chatId"), reply_to=reply_to
+            )
+        # Without rawHooks the Flow reply arrives as a message whose body is response_json.
+        text = m.get("body")
+        response = _json_object(text) if isinstance(text, str) else None
+        if response is None or "flow_token" not in response:
+            return UnhandledEvent(provider=self.name, kind=kind, raw=m)
+        token = response.pop("flow_token")
+        return FlowCompleted(
+            provider=self.name,
+            message_id=expect_str(m.get("id"), f"{path}.id"),
+            sender=expect_str(sender, f"{path}.chatId"),
+            flow_token=opt_str(token),
+            response=response,
+            reply_to=reply_to,
+            timestamp=unix_time(m.get("time")),
+            raw=m,
+        )
+
+    def _ack(self, a: dict[str, Any], path: str) -> InboundEvent:
+        raw_status = a.get("status")
+        status = _ACK_STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+        if status is None:
+            return UnhandledEvent(provider=self.name, kind=f"status:{raw_status}", raw=a)
+        return MessageStatus(
+            provider=self.name,
+            message_id=expect_str(a.get("id"), f"{path}.id"),
+            recipient=_user(a.get("chatId")),
+            status=status,
+            errors=(),
+            timestamp=unix_time(a.get("time")),
+            raw=a,
+        )
+
+
+def _recipient(to: str, *, as_int: bool) -> dict[str, Any]:
+    """``phone`` (digits, no ``+``) or ``chatId`` (``…@c.us``) for ids that are not numbers."""
+    digits = to.removeprefix("+")
+    if not digits.isdigit():
+        return {"chatId": to}
+    return {"phone": int(digits) if as_int else digits}
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
