@@ -189,6 +189,15 @@ def hmac_sha256_hex(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def configured_secret(secret: SecretStr | None, allow_unsigned: bool, missing: str) -> str | None:
+    """The secret callbacks are checked against; None when unsigned ones are allowed."""
+    if secret is not None:
+        return secret.get_secret_value()
+    if allow_unsigned:
+        return None
+    raise SignatureError(missing)
+
+
 def check_shared_secret(given: str | None, expected: str, what: str) -> None:
     """Compare a secret the caller echoed (header or URL token) in constant time."""
     if not given:

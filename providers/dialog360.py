@@ -23,7 +23,6 @@ from gateway.errors import (
     RateLimited,
     RecipientUnreachable,
     ServiceWindowClosed,
-    SignatureError,
     TemplateError,
     UnsupportedFeature,
 )
@@ -41,6 +40,7 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     check_shared_secret,
+    configured_secret,
     expect_dict,
     load_json_body,
     lower_keys,
@@ -113,15 +113,15 @@ class _Dialog360(Adapter):
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
     ) -> None:
         s = self.settings
-        if s.webhook_auth_value is None:
-            if s.allow_unsigned_webhooks:
-                return
-            raise SignatureError(
-                "webhook_auth_value is not configured: 360dialog does not sign callbacks, so "
-                "configure a shared header with the webhook and set it here"
-            )
-        given = lower_keys(headers).get(s.webhook_auth_header.lower())
-        check_shared_secret(given, s.webhook_auth_value.get_secret_value(), s.webhook_auth_header)
+        secret = configured_secret(
+            s.webhook_auth_value,
+            s.allow_unsigned_webhooks,
+            "webhook_auth_value is not configured: 360dialog does not sign callbacks, so "
+            "configure a shared header with the webhook and set it here",
+        )
+        if secret is not None:
+            given = lower_keys(headers).get(s.webhook_auth_header.lower())
+            check_shared_secret(given, secret, s.webhook_auth_header)
 
 
 class Dialog360CloudAdapter(_Dialog360):
@@ -171,18 +171,10 @@ ONPREM_CODES: Mapping[int, type[ProviderError]] = {
 }
 
 
-def onprem_class(code: Any) -> type[ProviderError] | None:
-    """On-Premise code → class; Cloud codes passed through are understood too."""
-    try:
-        n = int(code)
-    except (TypeError, ValueError):
-        return None
-    cls = ONPREM_CODES.get(n)
-    if cls is not None:
-        return cls
-    if 2000 <= n <= 2999:
-        return TemplateError
-    return meta_wire.graph_class(n)
+onprem_class = meta_wire.code_table(
+    ONPREM_CODES, ((2000, 2999, TemplateError),), fallback=meta_wire.graph_class
+)
+"""On-Premise code → class; Cloud codes passed through are understood too."""
 
 
 class Dialog360OnPremAdapter(_Dialog360):

@@ -24,6 +24,7 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     check_hub_signature,
+    configured_secret,
     expect_dict,
     load_json_body,
 )
@@ -111,14 +112,13 @@ class MetaCloudAdapter(Adapter):
     def verify_webhook(
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
     ) -> None:
-        secret = self.settings.app_secret
-        if secret is None:
-            if self.settings.allow_unsigned_webhooks:
-                return
-            raise SignatureError(
-                "app_secret is not configured, so X-Hub-Signature-256 cannot be verified"
-            )
-        check_hub_signature(body, headers, secret.get_secret_value())
+        secret = configured_secret(
+            self.settings.app_secret,
+            self.settings.allow_unsigned_webhooks,
+            "app_secret is not configured, so X-Hub-Signature-256 cannot be verified",
+        )
+        if secret is not None:
+            check_hub_signature(body, headers, secret)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         return self._inbound.envelope(expect_dict(load_json_body(body), ""))

@@ -46,12 +46,20 @@ def flow_parameters(msg: FlowMessage) -> dict[str, Any]:
     params["mode"] = msg.mode
     params["flow_token"] = msg.flow_token or DEFAULT_FLOW_TOKEN
     params["flow_action"] = msg.flow_action
-    if msg.flow_action == "navigate":
-        payload: dict[str, Any] = {"screen": msg.screen}
-        if msg.data is not None:
-            payload["data"] = msg.data
+    payload = flow_action_payload(msg)
+    if payload is not None:
         params["flow_action_payload"] = payload
     return params
+
+
+def flow_action_payload(msg: FlowMessage) -> dict[str, Any] | None:
+    """``{screen, data?}`` for navigate; None for data_exchange (the payload is omitted)."""
+    if msg.flow_action != "navigate":
+        return None
+    payload: dict[str, Any] = {"screen": msg.screen}
+    if msg.data is not None:
+        payload["data"] = msg.data
+    return payload
 
 
 def interactive_flow(
@@ -157,6 +165,9 @@ def template_create_body(tpl: FlowTemplate) -> dict[str, Any]:
 
 # -- errors ----------------------------------------------------------------------------
 
+Classifier = Callable[[Any], "type[ProviderError] | None"]
+"""Provider code → error class (None when the code is unknown)."""
+
 # Meta's error codes (reference/providers.md §1.6) → class. Ranges follow below.
 GRAPH_CODES: Mapping[int, type[ProviderError]] = {
     0: AuthenticationError,
@@ -199,20 +210,33 @@ GRAPH_CODES: Mapping[int, type[ProviderError]] = {
 }
 
 
-def graph_class(code: Any) -> type[ProviderError] | None:
-    """The error class for a Meta/Graph error code, or None if unknown."""
-    try:
-        n = int(code)
-    except (TypeError, ValueError):
-        return None
-    cls = GRAPH_CODES.get(n)
-    if cls is not None:
-        return cls
-    if 200 <= n <= 299:
-        return PermissionDenied
-    if 132000 <= n <= 132999:
-        return TemplateError
-    return None
+def code_table(
+    codes: Mapping[int, type[ProviderError]],
+    ranges: tuple[tuple[int, int, type[ProviderError]], ...] = (),
+    fallback: Classifier | None = None,
+) -> Classifier:
+    """A classifier: exact codes first, then inclusive ranges, then ``fallback``."""
+
+    def classify(code: Any) -> type[ProviderError] | None:
+        try:
+            n = int(code)
+        except (TypeError, ValueError):
+            return None
+        cls = codes.get(n)
+        if cls is not None:
+            return cls
+        for low, high, ranged in ranges:
+            if low <= n <= high:
+                return ranged
+        return fallback(n) if fallback is not None else None
+
+    return classify
+
+
+graph_class: Classifier = code_table(
+    GRAPH_CODES, ((200, 299, PermissionDenied), (132000, 132999, TemplateError))
+)
+"""The error class for a Meta/Graph error code, or None if unknown."""
 
 
 def int_or_raw(code: Any) -> int | str | None:
@@ -223,9 +247,6 @@ def int_or_raw(code: Any) -> int | str | None:
     except (TypeError, ValueError):
         return str(code)
 
-
-Classifier = Callable[[Any], "type[ProviderError] | None"]
-"""Provider code → error class (None when the code is unknown)."""
 
 _CODE_IN_TEXT = re.compile(r"\(#(\d+)\)|\b(13[0-3]\d{3})\b")
 

@@ -22,7 +22,6 @@ from gateway.errors import (
     InvalidRequest,
     ProviderError,
     ServiceWindowClosed,
-    SignatureError,
     WebhookPayloadError,
 )
 from gateway.events import (
@@ -45,6 +44,7 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     check_shared_secret,
+    configured_secret,
     expect_dict,
     expect_list,
     expect_str,
@@ -140,10 +140,8 @@ class OneMsgAdapter(Adapter):
         body["flowToken"] = msg.flow_token or meta_wire.DEFAULT_FLOW_TOKEN
         body["flowCta"] = msg.flow_cta
         body["flowAction"] = msg.flow_action
-        if msg.flow_action == "navigate":
-            payload: dict[str, Any] = {"screen": msg.screen}
-            if msg.data is not None:
-                payload["data"] = msg.data
+        payload = meta_wire.flow_action_payload(msg)
+        if payload is not None:
             body["flowActionPayload"] = payload
         body["mode"] = msg.mode
         body["flowMessageVersion"] = "3"
@@ -231,17 +229,18 @@ class OneMsgAdapter(Adapter):
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
     ) -> None:
         s = self.settings
-        if s.webhook_token is None:
-            if s.allow_unsigned_webhooks:
-                return
-            raise SignatureError(
-                "webhook_token is not configured: 1msg does not sign callbacks, so put a "
-                f"secret ?{s.webhook_token_param}=… in the webhook URL and set it here"
-            )
+        secret = configured_secret(
+            s.webhook_token,
+            s.allow_unsigned_webhooks,
+            "webhook_token is not configured: 1msg does not sign callbacks, so put a "
+            f"secret ?{s.webhook_token_param}=… in the webhook URL and set it here",
+        )
+        if secret is None:
+            return
         given = (query or {}).get(s.webhook_token_param)
         if given is None:  # a proxy may move it into a header
             given = lower_keys(headers).get("x-webhook-token")
-        check_shared_secret(given, s.webhook_token.get_secret_value(), "webhook URL token")
+        check_shared_secret(given, secret, "webhook URL token")
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         doc = expect_dict(load_json_body(body), "")
