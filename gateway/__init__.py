@@ -1,7 +1,8 @@
 """FlowGateway: send WhatsApp Flows through any BSP from one model (contract names below)."""
 
-from gateway.client import AsyncGateway, Gateway, GatewayCore
+from gateway.client import AsyncGateway, Gateway
 from gateway.config import GatewayConfig, load_config
+from gateway.core import GatewayCore
 from gateway.errors import (
     AuthenticationError,
     ConfigError,
@@ -33,7 +34,7 @@ from gateway.events import (
     UnhandledEvent,
 )
 from gateway.http import HttpRequest, HttpResponse
-from gateway.model import FlowMessage, FlowTemplate, TemplateRef
+from gateway.model import FlowMessage, FlowTemplate, SinchOptions, TemplateRef
 from gateway.retry import RetryPolicy, RetrySettings
 
 __version__ = "0.1.0"
@@ -69,6 +70,7 @@ __all__ = [
     "SendReceipt",
     "ServiceWindowClosed",
     "SignatureError",
+    "SinchOptions",
     "TemplateError",
     "TemplateReceipt",
     "TemplateRef",

@@ -90,6 +90,17 @@ class TemplateRef(_Frozen):
         return v
 
 
+class SinchOptions(_Frozen):
+    """Sinch-only extras of a message (ignored by other providers); echoed in callbacks."""
+
+    correlation_id: str | None = Field(default=None, min_length=1, max_length=128)
+    message_metadata: str | None = Field(default=None, max_length=1024)
+    callback_url: str | None = Field(default=None, pattern=r"^https?://")
+    """Per-message callback destination, overriding the app's webhook."""
+    ttl_seconds: int | None = Field(default=None, ge=1)
+    """Give up delivery after this many seconds."""
+
+
 _INTERACTIVE_ONLY = ("flow_cta", "screen", "header", "body", "footer", "mode", "flow_action")
 
 
@@ -115,6 +126,7 @@ class FlowMessage(_Frozen):
     footer: FooterText | None = None
     template: TemplateRef | None = None
     sender: str | None = None
+    sinch: SinchOptions | None = None
 
     @field_validator("to")
     @classmethod

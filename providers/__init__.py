@@ -21,6 +21,7 @@ _BUILTIN: dict[str, str] = {
     "dialog360_cloud": "providers.dialog360:Dialog360CloudAdapter",
     "dialog360_onprem": "providers.dialog360:Dialog360OnPremAdapter",
     "onemsg": "providers.onemsg:OneMsgAdapter",
+    "sinch": "providers.sinch:SinchAdapter",
 }
 
 _loaded: dict[str, type[Adapter]] = {}

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -54,8 +56,12 @@ class Adapter(ABC):
     capabilities: ClassVar[frozenset[str]]
     Settings: ClassVar[type[AdapterSettings]]
 
-    def __init__(self, settings: AdapterSettings) -> None:
+    def __init__(
+        self, settings: AdapterSettings, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
+        self.clock = clock
+        """Wall clock (Unix seconds) for checks such as signature timestamps; injectable."""
 
     @classmethod
     def from_settings(cls, *, key_prefix: str = "", **values: Any) -> Self:
@@ -133,6 +139,24 @@ class Adapter(ABC):
         """Answer a subscription handshake (Meta's ``hub.challenge``)."""
         raise UnsupportedFeature(self.name, "webhook_challenge")
 
+    # -- bearer tokens the gateway fetches for the adapter (OAuth client credentials) ---
+
+    def token_request(self) -> HttpRequest | None:
+        """The request that obtains a bearer token, or None if requests carry their own auth."""
+        return None
+
+    def parse_token_response(self, resp: HttpResponse) -> tuple[str, float]:
+        """``(access_token, expires_in_seconds)``, or raise a ProviderError."""
+        raise UnsupportedFeature(self.name, "token")
+
+    def authorize(self, request: HttpRequest, token: str) -> HttpRequest:
+        """``request`` carrying ``token``."""
+        return replace(request, headers={**request.headers, "Authorization": f"Bearer {token}"})
+
+    def token_expired(self, resp: HttpResponse) -> bool:
+        """True when a response says the token expired (refresh once and resend)."""
+        return False
+
 
 # -- pure helpers ----------------------------------------------------------------------
 
@@ -175,6 +199,17 @@ def opt_str(value: Any) -> str | None:
 
 def _kind(value: Any) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def iso_time(value: Any) -> datetime | None:
+    """An ISO-8601 timestamp (``2024-06-15T14:23:45.123Z``) as aware UTC, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def unix_time(value: Any) -> datetime | None:

@@ -134,8 +134,8 @@ class Dialog360CloudAdapter(_Dialog360):
     Settings: ClassVar[type[AdapterSettings]] = Dialog360CloudSettings
     _messages_path = "/messages"
 
-    def __init__(self, settings: AdapterSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
         self._inbound = MetaInbound(self.name)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
@@ -186,8 +186,8 @@ class Dialog360OnPremAdapter(_Dialog360):
     settings: Dialog360OnPremSettings
     _messages_path = "/v1/messages"
 
-    def __init__(self, settings: AdapterSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
         # 360dialog documents the reply name galaxy_message; Meta's is flow: take both.
         self._inbound = MetaInbound(
             self.name, frozenset({"flow", "galaxy_message"}), classify=onprem_class

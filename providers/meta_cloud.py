@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -65,8 +65,8 @@ class MetaCloudAdapter(Adapter):
     Settings: ClassVar[type[AdapterSettings]] = MetaCloudSettings
     settings: MetaCloudSettings
 
-    def __init__(self, settings: AdapterSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
         self._inbound = MetaInbound(self.name)
 
     def _url(self, node: str, edge: str) -> str:

@@ -103,8 +103,8 @@ class OneMsgAdapter(Adapter):
     Settings: ClassVar[type[AdapterSettings]] = OneMsgSettings
     settings: OneMsgSettings
 
-    def __init__(self, settings: AdapterSettings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
         self._inbound = MetaInbound(self.name)
 
     # -- outbound --------------------------------------------------------------------

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 
 from gateway import AsyncGateway, Gateway, RetryPolicy, RetrySettings
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
@@ -36,6 +39,10 @@ D360_WEBHOOK_SECRET = "Basic d2ViaG9vazpzM2NyM3Q="
 ONEMSG_TOKEN = "1msg-token-abcdef0123456789"
 ONEMSG_WEBHOOK_TOKEN = "1msg-webhook-url-token-42"
 NAMESPACE = "c8ae5f90_307a_ca4c_b8f6_d1e2a2573574"
+SINCH_KEY_SECRET = "key-secret-456"
+SINCH_WEBHOOK_SECRET = "sinch-webhook-secret-789"
+SINCH_ACCESS_TOKEN = "sinch-oauth-access-token-xyz"
+SINCH_AUTH_URL = "https://auth.sinch.com/oauth2/token"
 
 PROVIDERS: dict[str, dict[str, Any]] = {
     "meta_cloud": META_SETTINGS,
@@ -50,6 +57,14 @@ PROVIDERS: dict[str, dict[str, Any]] = {
         "token": ONEMSG_TOKEN,
         "namespace": NAMESPACE,
         "webhook_token": ONEMSG_WEBHOOK_TOKEN,
+    },
+    "sinch": {
+        "project_id": "proj-1234",
+        "app_id": "01HAPPID0000000000000000AB",
+        "region": "eu",
+        "key_id": "key-id-123",
+        "key_secret": SINCH_KEY_SECRET,
+        "webhook_secret": SINCH_WEBHOOK_SECRET,
     },
 }
 """Settings of one sender per provider, as the contract fixtures assume."""
@@ -76,8 +91,40 @@ def hub_signature(body: bytes, secret: str = META_APP_SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def sinch_headers(
+    body: bytes, *, age: float = 0, secret: str = SINCH_WEBHOOK_SECRET
+) -> dict[str, str]:
+    """Sinch's signature headers, computed here independently of the adapter."""
+    nonce, timestamp = "01FJA8B4A7BM43YGWSG9GBV067", str(int(time.time() - age))
+    signed = body + b"." + nonce.encode() + b"." + timestamp.encode()
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
+    return {
+        "x-sinch-webhook-signature": base64.b64encode(digest).decode(),
+        "x-sinch-webhook-signature-nonce": nonce,
+        "x-sinch-webhook-signature-timestamp": timestamp,
+        "x-sinch-webhook-signature-algorithm": "HmacSHA256",
+    }
+
+
+def add_token_route(mock: respx.MockRouter, provider: str = "sinch") -> respx.Route | None:
+    """Sinch's OAuth endpoint, when ``provider`` needs it; add it before any catch-all route."""
+    if provider != "sinch":
+        return None
+    return mock.post(SINCH_AUTH_URL).respond(
+        200,
+        json={
+            "access_token": SINCH_ACCESS_TOKEN,
+            "expires_in": 3599,
+            "scope": "",
+            "token_type": "bearer",
+        },
+    )
+
+
 def authentic(provider: str, body: bytes) -> tuple[dict[str, str], dict[str, str]]:
     """Headers and query that authenticate a callback the way ``provider`` does it."""
+    if provider == "sinch":
+        return sinch_headers(body), {}
     if provider == "meta_cloud":
         return {"X-Hub-Signature-256": hub_signature(body)}, {}
     if provider.startswith("dialog360"):
@@ -87,6 +134,12 @@ def authentic(provider: str, body: bytes) -> tuple[dict[str, str], dict[str, str
 
 def forged(provider: str, body: bytes) -> list[tuple[dict[str, str], dict[str, str]]]:
     """Credentials that must be refused: missing, and wrong."""
+    if provider == "sinch":
+        return [
+            ({}, {}),
+            (sinch_headers(body, secret="wrong"), {}),
+            (sinch_headers(body, age=3600), {}),
+        ]
     if provider == "meta_cloud":
         return [({}, {}), ({"X-Hub-Signature-256": hub_signature(body, "wrong-secret")}, {})]
     if provider.startswith("dialog360"):

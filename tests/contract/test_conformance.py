@@ -29,7 +29,7 @@ from gateway import (
 )
 from providers import adapter_names, get_adapter
 from providers.base import Adapter
-from tests.conftest import PROVIDER_SECRETS, PROVIDERS, authentic
+from tests.conftest import PROVIDER_SECRETS, PROVIDERS, add_token_route, authentic
 from tests.contract.test_contract import OK_BODIES
 
 ALL = sorted(PROVIDERS)
@@ -91,6 +91,7 @@ def test_same_message_through_every_adapter(make_driver: Any, provider: str, nam
     driver = make_driver({"main": adapter})
     needed = NEEDS.get(name)
     with respx.mock(assert_all_called=False) as mock:
+        add_token_route(mock, provider)
         route = mock.post().respond(200, json=OK_BODIES[provider])
         if needed is not None and needed not in adapter.capabilities:
             with pytest.raises(UnsupportedFeature) as info:
@@ -123,6 +124,7 @@ def test_http_failures_read_alike(
 ) -> None:
     driver = make_driver({"main": _adapter(provider)}, max_attempts=2)
     with respx.mock() as mock:
+        add_token_route(mock, provider)
         mock.post().mock(return_value=response)
         with pytest.raises(cls) as info:
             driver.send(MESSAGES["navigate_minimal"])
@@ -150,6 +152,12 @@ USER = "16505551234"
 
 def _wire_token(provider: str, body: dict[str, Any]) -> str:
     """Read the flow_token from a provider's request body (written from the docs)."""
+    if provider == "sinch":
+        message = body["message"]
+        if "channel_specific_message" in message:
+            return str(message["channel_specific_message"]["WHATSAPP"]["message"]["flow_token"])
+        params = message["template_message"]["channel_template"]["WHATSAPP"]["parameters"]
+        return str(params["button[0]flow[1]flow_token"])
     if provider == "onemsg":
         if "flowToken" in body:
             return str(body["flowToken"])
@@ -166,7 +174,7 @@ def _completion(provider: str, token: str, reply_to: str) -> bytes:
         "context": {"from": "15550001111", "id": reply_to},
         "from": USER,
         "id": "wamid.REPLY",
-        "timestamp": "1764583200",
+        "timestamp": "1764583200",  # 2025-12-01T10:00:00Z
         "type": "interactive",
         "interactive": {
             "type": "nfm_reply",
@@ -181,6 +189,21 @@ def _completion(provider: str, token: str, reply_to: str) -> bytes:
                 "chatId": f"{USER}@c.us", "time": 1764583200, "type": "interactive",
                 "quotedMsgId": reply_to,
             }],
+        }).encode()  # fmt: skip
+    if provider == "sinch":
+        nfm = message["interactive"]
+        return json.dumps({
+            "app_id": "01HAPPID0000000000000000AB", "project_id": "proj-1234",
+            "accepted_time": "2025-12-01T10:00:00.500Z", "event_time": "2025-12-01T10:00:00.400Z",
+            "message": {
+                "id": "wamid.REPLY", "direction": "TO_APP", "contact_id": "01HCONTACT",
+                "channel_identity": {"channel": "WHATSAPP", "identity": USER, "app_id": ""},
+                "accept_time": "2025-12-01T10:00:00.000Z",
+                "contact_message": {
+                    "channel_specific_message": {"message_type": "nfm_reply", "message": nfm},
+                    "reply_to": {"message_id": reply_to},
+                },
+            },
         }).encode()  # fmt: skip
     if provider == "dialog360_onprem":
         message["interactive"]["nfm_reply"] = {"name": "galaxy_message", "response_json": response}

@@ -21,13 +21,14 @@ from gateway.http import HttpResponse
 from gateway.model import FlowMessage, FlowTemplate
 from providers import get_adapter
 from providers.base import Adapter
-from tests.conftest import CONTRACT, PROVIDERS, authentic, forged, load_fixtures
+from tests.conftest import CONTRACT, PROVIDERS, add_token_route, authentic, forged, load_fixtures
 
 OK_BODIES: dict[str, dict[str, Any]] = {
     "meta_cloud": {"messages": [{"id": "wamid.TEST"}]},
     "dialog360_cloud": {"messages": [{"id": "wamid.TEST"}]},
     "dialog360_onprem": {"messages": [{"id": "wamid.TEST"}], "meta": {"api_status": "stable"}},
     "onemsg": {"sent": True, "id": "wamid.TEST", "message": "Sent"},
+    "sinch": {"message_id": "wamid.TEST", "accepted_time": "2026-11-21T10:00:00Z"},
 }
 TEMPLATE_OK = {"id": "594425479261596", "status": "PENDING", "category": "MARKETING"}
 
@@ -124,6 +125,7 @@ def test_outbound_through_gateway(make_driver: Any, provider: str, case: dict[st
     model = _model(case)
     is_template = isinstance(model, FlowTemplate)
     with respx.mock() as mock:
+        add_token_route(mock, provider)
         route = mock.post(path=case["expected_path"]).respond(
             200, json=TEMPLATE_OK if is_template else OK_BODIES[provider]
         )
@@ -171,6 +173,8 @@ def test_error_body_maps_to_taxonomy(provider: str, case: dict[str, Any]) -> Non
     assert exc.provider == provider
     if "retry_after" in expected:
         assert exc.retry_after == expected["retry_after"]
+    if "message_contains" in expected:
+        assert expected["message_contains"] in exc.message
     assert exc.raw == case.get("body", case.get("body_text"))
     assert str(exc)
 
@@ -184,6 +188,7 @@ def test_error_through_gateway_retries_only_retryable(
     content = case["body_text"] if "body_text" in case else json.dumps(case["body"])
     msg = FlowMessage(to="+16505551234", flow_id="1", flow_cta="Open", body="Hi", screen="S")
     with respx.mock() as mock:
+        add_token_route(mock, provider)
         route = mock.post().mock(
             return_value=httpx.Response(
                 case["status_code"], headers=case.get("headers"), content=content

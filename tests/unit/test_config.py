@@ -33,6 +33,11 @@ EXAMPLE_ENV = {
     "ONEMSG_TOKEN": "onemsg-abcdef",
     "ONEMSG_TEMPLATE_NAMESPACE": "ns_abcdef",
     "ONEMSG_WEBHOOK_TOKEN": "hook-abcdef",
+    "SINCH_PROJECT_ID": "proj",
+    "SINCH_APP_ID": "app",
+    "SINCH_KEY_ID": "kid",
+    "SINCH_KEY_SECRET": "ksecret-abcdef",
+    "SINCH_WEBHOOK_SECRET": "whsecret-abcdef",
 }
 
 
@@ -119,6 +124,8 @@ def test_routing_first_match_then_default_then_explicit() -> None:
     assert core.router.sender_for(_msg("+14155550100")) == "global"
     assert core.router.sender_for(_msg("+4915112345678")) == "eu"
     assert gw.senders["eu"].provider == "onemsg"
+    assert core.router.sender_for(_msg("+46732001122")) == "nordics"
+    assert gw.senders["nordics"].tokens is not None  # OAuth: the gateway caches its token
     assert core.router.sender_for(_msg("+5511999990000", sender="global")) == "global"
     assert gw.build_send(_msg("+5511999990000")).url == "https://waba-v2.360dialog.io/messages"
     assert "/111/messages" in gw.build_send(_msg("+14155550100")).url

@@ -23,6 +23,7 @@ from tests.conftest import (
     META_TOKEN,
     META_VERIFY_TOKEN,
     PROVIDERS,
+    add_token_route,
 )
 
 SECRETS = (META_TOKEN, META_APP_SECRET, META_VERIFY_TOKEN)
@@ -131,6 +132,7 @@ def test_no_provider_leaks_credentials(
     texts.append(json.dumps(d.gw.build_send(MSG).masked()))
     echo = " ".join(own)  # a provider echoing our own credentials back
     with respx.mock() as mock:
+        add_token_route(mock, provider)
         mock.post().mock(
             side_effect=[
                 httpx.Response(401, json={"error": f"bad credentials {echo}"}),

@@ -1,0 +1,235 @@
+"""The IO-free heart of the gateway, shared by :class:`~gateway.client.Gateway` and
+:class:`~gateway.client.AsyncGateway`: routing, building requests, reading responses,
+tokens, logging, and webhook verification and parsing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from gateway.auth import TokenCache
+from gateway.config import GatewayConfig, RouteConfig
+from gateway.errors import ConfigError, GatewayError, ProviderError
+from gateway.events import InboundEvent, SendReceipt
+from gateway.http import HttpRequest, HttpResponse
+from gateway.log import get_logger
+from gateway.model import FlowMessage, FlowTemplate
+from gateway.redact import secrets
+from gateway.retry import RetryPolicy
+from providers import adapter_class
+from providers.base import Adapter
+
+T = TypeVar("T")
+Parse = Callable[[HttpResponse], T]
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """A named, configured adapter (with its bearer-token cache when it needs one)."""
+
+    name: str
+    adapter: Adapter
+    tokens: TokenCache | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.adapter.name
+
+
+class Router:
+    """Picks the sender of a message: explicit ``sender``, else the first matching route."""
+
+    def __init__(self, routes: tuple[RouteConfig, ...], default: str | None) -> None:
+        self._routes = [(r.to_prefix, r.sender) for r in routes]
+        self._default = default
+
+    def sender_for(self, msg: FlowMessage) -> str:
+        if msg.sender is not None:
+            return msg.sender
+        to = msg.to.lstrip("+")
+        for prefixes, sender in self._routes:
+            if to.startswith(prefixes):
+                return sender
+        if self._default is None:
+            raise ConfigError(
+                "gateway.default_sender",
+                f"no route matches {msg.to!r} and no default sender is set",
+            )
+        return self._default
+
+
+class GatewayCore:
+    """The IO-free part shared by :class:`Gateway` and :class:`AsyncGateway`."""
+
+    def __init__(
+        self,
+        senders: Mapping[str, Adapter],
+        *,
+        routes: tuple[RouteConfig, ...] = (),
+        default_sender: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if not senders:
+            raise ConfigError("senders", "at least one sender is required")
+        self.senders = {
+            name: Sender(name, adapter, TokenCache() if adapter.token_request() else None)
+            for name, adapter in senders.items()
+        }
+        if default_sender is None and len(senders) == 1:
+            default_sender = next(iter(senders))
+        self.router = Router(routes, default_sender)
+        self.default_sender = default_sender
+        self.retry = retry or RetryPolicy()
+        self.log = get_logger()
+        for adapter in senders.values():
+            secrets.add(adapter.settings.secret_values())
+
+    @classmethod
+    def from_config(cls, config: GatewayConfig, retry: RetryPolicy | None = None) -> GatewayCore:
+        adapters = {
+            name: adapter_class(table["provider"]).from_settings(
+                key_prefix=f"senders.{name}.", **{k: v for k, v in table.items() if k != "provider"}
+            )
+            for name, table in config.senders.items()
+        }
+        return cls(
+            adapters,
+            routes=config.routes,
+            default_sender=config.default_sender,
+            retry=retry or RetryPolicy(config.gateway.retry),
+        )
+
+    def sender(self, name: str | None) -> Sender:
+        name = name if name is not None else self.default_sender
+        if name is None:
+            raise ConfigError("gateway.default_sender", "no sender given and no default sender set")
+        try:
+            return self.senders[name]
+        except KeyError:
+            known = ", ".join(self.senders)
+            raise ConfigError(f"senders.{name}", f"no such sender (configured: {known})") from None
+
+    # -- outbound ----------------------------------------------------------------------
+
+    def plan_send(self, msg: FlowMessage) -> tuple[Sender, HttpRequest]:
+        sender = self.sender(self.router.sender_for(msg))
+        return sender, sender.adapter.build_send(msg)
+
+    @staticmethod
+    def send_parser(sender: Sender) -> Parse[SendReceipt]:
+        """The adapter's response parser, stamping the sender's name on the receipt."""
+
+        def parse(resp: HttpResponse) -> SendReceipt:
+            return replace(sender.adapter.parse_send_response(resp), sender=sender.name)
+
+        return parse
+
+    def token_request(self, sender: Sender) -> HttpRequest:
+        request = sender.adapter.token_request()
+        assert request is not None  # only senders with a token cache get here
+        return request
+
+    def take_token(self, sender: Sender, started: float, resp: HttpResponse) -> str:
+        """Read a token response into the sender's cache (raises ProviderError)."""
+        assert sender.tokens is not None
+        try:
+            token, expires_in = sender.adapter.parse_token_response(resp)
+        except ProviderError as exc:
+            exc.provider = exc.provider or sender.provider
+            self.log.warning(
+                "auth.failed", sender=sender.name, provider=sender.provider, error=exc.category
+            )
+            raise
+        secrets.add([token])
+        self.log.info(
+            "auth.token",
+            sender=sender.name,
+            provider=sender.provider,
+            expires_in=expires_in,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        return sender.tokens.store(token, expires_in)
+
+    def plan_template(
+        self, tpl: FlowTemplate, sender_name: str | None
+    ) -> tuple[Sender, HttpRequest]:
+        sender = self.sender(sender_name)
+        return sender, sender.adapter.build_create_template(tpl)
+
+    def conclude(
+        self,
+        sender: Sender,
+        op: str,
+        attempt: int,
+        started: float,
+        outcome: HttpResponse | ProviderError,
+        parse: Parse[T],
+    ) -> T:
+        """Parse a response (or take a transport failure); log it; return or raise."""
+        status_code = outcome.status_code if isinstance(outcome, HttpResponse) else None
+        try:
+            if isinstance(outcome, ProviderError):
+                raise outcome
+            result = parse(outcome)
+        except ProviderError as exc:
+            exc.provider = exc.provider or sender.provider
+            exc.message = secrets.scrub(exc.message)
+            exc.args = (exc.message,)
+            will_retry = self.retry.should_retry(exc) and attempt < self.retry.settings.max_attempts
+            self.log.warning(
+                f"{op}.failed",
+                sender=sender.name,
+                provider=sender.provider,
+                attempt=attempt,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                status_code=exc.status_code if exc.status_code is not None else status_code,
+                error=exc.category,
+                code=exc.code,
+                will_retry=will_retry,
+                reason=exc.message,
+            )
+            raise
+        self.log.info(
+            f"{op}.ok",
+            sender=sender.name,
+            provider=sender.provider,
+            attempt=attempt,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            status_code=status_code,
+            message_id=getattr(result, "message_id", None) or getattr(result, "template_id", None),
+        )
+        return result
+
+    # -- inbound -----------------------------------------------------------------------
+
+    def handle_webhook(
+        self,
+        sender_name: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        query: Mapping[str, str] | None = None,
+    ) -> list[InboundEvent]:
+        sender = self.sender(sender_name)
+        log = self.log.bind(sender=sender.name, provider=sender.provider)
+        try:
+            sender.adapter.verify_webhook(body, headers, query)
+        except GatewayError as exc:
+            log.warning("webhook.rejected", reason=str(exc))
+            raise
+        try:
+            events = sender.adapter.parse_webhook(body, headers)
+        except GatewayError as exc:
+            log.warning("webhook.invalid", reason=str(exc), size=len(body))
+            raise
+        log.info("webhook.ok", events=len(events), size=len(body))
+        return events
+
+    def verify_challenge(self, sender_name: str, params: Mapping[str, str]) -> str:
+        return self.sender(sender_name).adapter.verify_challenge(params)
+
+    def __repr__(self) -> str:
+        senders = ", ".join(f"{s.name}={s.provider}" for s in self.senders.values())
+        return f"<senders: {senders}>"
