@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -13,8 +15,10 @@ from pydantic import ValidationError
 
 from gateway import demo
 from gateway.client import Gateway
+from gateway.config import load_config
 from gateway.errors import ConfigError, GatewayError, ProviderError
-from gateway.log import configure_logging
+from gateway.events import InboundEvent
+from gateway.log import configure_logging, get_logger
 from gateway.model import FlowMessage
 
 
@@ -31,6 +35,31 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--config", type=Path, default=demo.DEFAULT_CONFIG, help="config file")
 
     sub.add_parser("providers", help="list the available provider adapters")
+
+    sv = sub.add_parser("serve", help="run the webhook receiver (extra: server)")
+    sv.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--inbox", help="SQLite inbox file (default: [receiver] inbox)")
+    sv.add_argument(
+        "--handlers",
+        metavar="MODULE:FUNCTION",
+        help="a function called with the receiver to register handlers (default: log events)",
+    )
+
+    ib = sub.add_parser("inbox", help="inspect and replay the receiver's inbox")
+    ib_sub = ib.add_subparsers(dest="inbox_command", required=True)
+    for name, text in (("list", "list handler jobs"), ("replay", "run jobs again")):
+        c = ib_sub.add_parser(name, help=text)
+        c.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
+        c.add_argument("--inbox", help="SQLite inbox file (default: [receiver] inbox)")
+        c.add_argument("--status", choices=["pending", "running", "done", "dead"])
+    ib_list = ib_sub.choices["list"]
+    ib_list.add_argument("--limit", type=int, default=50)
+    ib_list.add_argument("--json", action="store_true", help="one JSON object per line")
+    ib_replay = ib_sub.choices["replay"]
+    ib_replay.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID")
+    ib_replay.add_argument("--dead", action="store_true", help="replay every dead-lettered job")
 
     s = sub.add_parser("send", help="send one Flow message through a configured sender")
     s.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
@@ -109,6 +138,70 @@ def _send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inbox_path(args: argparse.Namespace) -> str:
+    if args.inbox:
+        return str(args.inbox)
+    return load_config(args.config).receiver.inbox
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gateway.receiver import WebhookReceiver
+
+    config = load_config(args.config)
+    if args.inbox:
+        config = config.model_copy(
+            update={"receiver": config.receiver.model_copy(update={"inbox": args.inbox})}
+        )
+    receiver = WebhookReceiver(config)
+    if args.handlers:
+        module_name, _, attr = args.handlers.partition(":")
+        getattr(importlib.import_module(module_name), attr or "register")(receiver)
+    else:
+        log = get_logger(component="handler")
+
+        @receiver.on(name="flowgateway.log")
+        def log_event(event: InboundEvent) -> None:
+            log.info("event", type=type(event).__name__, provider=event.provider)
+
+    prefix = config.receiver.path_prefix
+    for name in config.senders:
+        print(f"receiving {name}: http://{args.host}:{args.port}{prefix}/{name}", file=sys.stderr)
+    receiver.run(args.host, args.port)
+    return 0
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    from gateway.receiver import SQLiteInbox
+
+    inbox = SQLiteInbox(_inbox_path(args))
+    try:
+        if args.inbox_command == "replay":
+            if args.job_ids:
+                n = inbox.replay(args.job_ids)
+            elif args.dead or args.status:
+                n = inbox.replay(status="dead" if args.dead else args.status)
+            else:
+                print("flowgateway: give JOB_IDs, --dead or --status", file=sys.stderr)
+                return 2
+            print(f"{n} job(s) queued again; a running receiver picks them up")
+            return 0
+        rows = inbox.jobs(args.status, args.limit)
+        if args.json:
+            for r in rows:
+                print(json.dumps(dataclasses.asdict(r)))
+            return 0
+        print(f"{'job':>6} {'event':>6}  {'status':8} {'tries':>5}  sender/provider  type  handler")
+        for r in rows:
+            error = f"  ! {r.last_error}" if r.last_error else ""
+            print(
+                f"{r.id:>6} {r.event_id:>6}  {r.status:8} {r.attempts:>5}  "
+                f"{r.sender}/{r.provider}  {r.type}  {r.handler}{error}"
+            )
+        return 0
+    finally:
+        inbox.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flowgateway`` console script."""
     args = _parser().parse_args(argv)
@@ -116,6 +209,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo.run(args.config)
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "inbox":
+            return _inbox(args)
         if args.command == "providers":
             from providers import adapter_names
 

@@ -64,6 +64,24 @@ class GatewaySection(BaseModel):
     retry: RetrySettings = Field(default_factory=RetrySettings)
 
 
+class ReceiverSettings(BaseModel):
+    """The ``[receiver]`` table: the webhook service (``flowgateway serve``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inbox: str = "flowgateway-inbox.sqlite3"
+    """SQLite file holding every callback and event until handled."""
+    path_prefix: str = Field(default="/webhooks", pattern=r"^/[A-Za-z0-9_/-]*$")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_attempts: int = Field(default=8, ge=1)
+    """Handler attempts before an event is dead-lettered."""
+    retry_initial: float = Field(default=1.0, ge=0)
+    retry_max: float = Field(default=300.0, ge=0)
+    handler_concurrency: int = Field(default=8, ge=1)
+    poll_interval: float = Field(default=1.0, gt=0)
+    """How often the worker looks for due retries and replays from the CLI."""
+
+
 class GatewayConfig(BaseModel):
     """A whole configuration file, validated; sender settings are checked by their adapter."""
 
@@ -72,6 +90,7 @@ class GatewayConfig(BaseModel):
     gateway: GatewaySection = Field(default_factory=GatewaySection)
     senders: dict[str, dict[str, Any]]
     routes: tuple[RouteConfig, ...] = ()
+    receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
 
     @field_validator("senders")
     @classmethod

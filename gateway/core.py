@@ -211,20 +211,26 @@ class GatewayCore:
         body: bytes,
         headers: Mapping[str, str],
         query: Mapping[str, str] | None = None,
+        *,
+        log: bool = True,
     ) -> list[InboundEvent]:
+        """Verify, then parse; ``log=False`` when the caller logs the request itself."""
         sender = self.sender(sender_name)
-        log = self.log.bind(sender=sender.name, provider=sender.provider)
+        logger = self.log.bind(sender=sender.name, provider=sender.provider)
         try:
             sender.adapter.verify_webhook(body, headers, query)
         except GatewayError as exc:
-            log.warning("webhook.rejected", reason=str(exc))
+            if log:
+                logger.warning("webhook.rejected", reason=str(exc))
             raise
         try:
             events = sender.adapter.parse_webhook(body, headers)
         except GatewayError as exc:
-            log.warning("webhook.invalid", reason=str(exc), size=len(body))
+            if log:
+                logger.warning("webhook.invalid", reason=str(exc), size=len(body))
             raise
-        log.info("webhook.ok", events=len(events), size=len(body))
+        if log:
+            logger.info("webhook.ok", events=len(events), size=len(body))
         return events
 
     def verify_challenge(self, sender_name: str, params: Mapping[str, str]) -> str:

@@ -6,7 +6,7 @@ object keeps the provider's original data in ``raw`` so nothing is lost in trans
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal, TypeAlias
 
@@ -100,3 +100,33 @@ class UnhandledEvent:
 
 
 InboundEvent: TypeAlias = FlowCompleted | MessageStatus | ErrorEvent | UnhandledEvent
+
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (FlowCompleted, MessageStatus, ErrorEvent, UnhandledEvent)
+}
+
+
+def event_to_dict(event: InboundEvent) -> dict[str, Any]:
+    """A JSON-ready dict (``type`` names the class) that :func:`event_from_dict` reverses."""
+    out: dict[str, Any] = {"type": type(event).__name__}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif f.name == "errors":
+            value = [asdict(e) for e in value]
+        out[f.name] = value
+    return out
+
+
+def event_from_dict(data: dict[str, Any]) -> InboundEvent:
+    """Rebuild an event stored with :func:`event_to_dict`."""
+    values = dict(data)
+    cls = _EVENT_TYPES[values.pop("type")]
+    if values.get("timestamp") is not None:
+        values["timestamp"] = datetime.fromisoformat(values["timestamp"])
+    if "errors" in values:
+        values["errors"] = tuple(ErrorDetail(**e) for e in values["errors"])
+    event: InboundEvent = cls(**values)
+    return event

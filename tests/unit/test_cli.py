@@ -77,3 +77,51 @@ def test_providers_and_missing_config(capsys: pytest.CaptureFixture[str]) -> Non
     assert "meta_cloud" in capsys.readouterr().out
     assert cli.main(["send", "--config", "/nonexistent.toml", *FLOW, "--to", "+14155550100"]) == 2
     assert "config file not found" in capsys.readouterr().err
+
+
+def _dead_job_inbox(path: Path) -> None:
+    from gateway.receiver.store import Delivery, NewEvent, SQLiteInbox
+
+    inbox = SQLiteInbox(path)
+    event = NewEvent("k1", "FlowCompleted", {"type": "FlowCompleted"}, ("orders",))
+    inbox.record([Delivery("meta", "meta_cloud", 1.0, {}, b"{}", (event,))])
+    [job] = inbox.claim(2.0, 10)
+    inbox.retry_later(job.id, "ValueError: boom", None, 3.0)
+    inbox.close()
+
+
+def test_inbox_list_and_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "inbox.db"
+    _dead_job_inbox(db)
+    assert cli.main(["inbox", "list", "--inbox", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "dead" in out
+    assert "ValueError: boom" in out
+    assert cli.main(["inbox", "list", "--inbox", str(db), "--status", "dead", "--json"]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["status"], row["handler"], row["attempts"]) == ("dead", "orders", 1)
+    assert cli.main(["inbox", "replay", "--inbox", str(db)]) == 2
+    assert cli.main(["inbox", "replay", "--inbox", str(db), "--dead"]) == 0
+    assert "1 job(s) queued again" in capsys.readouterr().out
+    assert cli.main(["inbox", "list", "--inbox", str(db), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "pending"
+    assert cli.main(["inbox", "replay", "--inbox", str(db), str(row["id"])]) == 0
+
+
+def test_serve_builds_the_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.receiver import WebhookReceiver
+
+    started: list[WebhookReceiver] = []
+    monkeypatch.setattr(WebhookReceiver, "run", lambda self, host, port: started.append(self))
+    args = [
+        "serve",
+        "--config",
+        str(ROOT / "config/gateway.toml"),
+        "--inbox",
+        str(tmp_path / "i.db"),
+    ]
+    assert cli.main(args) == 0
+    [receiver] = started
+    assert receiver.handler_names() == ["flowgateway.log"]
+    assert receiver.settings.inbox == str(tmp_path / "i.db")
+    receiver.inbox.close()
