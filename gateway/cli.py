@@ -36,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("providers", help="list the available provider adapters")
 
+    em = sub.add_parser("emulator", help="serve every provider locally (extra: server)")
+    em.add_argument("--config", type=Path, default=demo.DEFAULT_CONFIG, help="senders = accounts")
+    em.add_argument("--host", default="127.0.0.1")
+    em.add_argument("--port", type=int, default=8580)
+
+    va = sub.add_parser("validate", help="check Flow JSON files before uploading them")
+    va.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    va.add_argument("--json", action="store_true", help="issues as JSON")
+
     sv = sub.add_parser("serve", help="run the webhook receiver (extra: server)")
     sv.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
     sv.add_argument("--host", default="127.0.0.1")
@@ -138,6 +147,36 @@ def _send(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emulator(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.emulator import Emulator
+
+    url = f"http://{args.host}:{args.port}"
+    emulator = Emulator.from_config(load_config(args.config, {"FLOWGATEWAY_EMULATOR_URL": url}))
+    for provider in emulator.sims:
+        print(f"{provider}: base_url = {url}/{provider}", file=sys.stderr)
+    print(f"control: {url}/_emulator/(faults|webhooks|complete|messages)", file=sys.stderr)
+    uvicorn.run(emulator.asgi, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """JSON syntax for now; the Flow JSON rule catalogue plugs in here (issue 7)."""
+    issues = []
+    for path in args.files:
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            issues.append({"file": str(path), "line": exc.lineno, "column": exc.colno,
+                           "error": "INVALID_FLOW_JSON", "message": exc.msg})  # fmt: skip
+    if args.json:
+        print(json.dumps(issues, indent=2))
+    for i in issues if not args.json else []:
+        print(f"{i['file']}:{i['line']}:{i['column']}: {i['error']} {i['message']}")
+    return 1 if issues else 0
+
+
 def _inbox_path(args: argparse.Namespace) -> str:
     if args.inbox:
         return str(args.inbox)
@@ -209,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo.run(args.config)
+        if args.command == "emulator":
+            return _emulator(args)
+        if args.command == "validate":
+            return _validate(args)
         if args.command == "serve":
             return _serve(args)
         if args.command == "inbox":

@@ -1,158 +1,174 @@
-"""``flowgateway demo``: the whole round trip against the embedded emulator.
+"""``flowgateway demo``: one Flow through every provider, over real HTTP, no credentials.
 
-Loads ``config/gateway.toml``, sends an interactive Flow and a FLOW-button template
-through every configured sender the emulator can stand in for, lets the simulated user
-complete the Flows, feeds the signed webhooks back through the gateway and prints what
-came out, normalized. No credentials, no network.
+Starts the emulator and the webhook receiver on free loopback ports, sends the same
+FlowMessage through each configured sender, lets the emulator's simulated users read and
+complete the Flows (each provider's own webhook shape, authenticated its own way, posted
+to the receiver), and prints what the receiver normalized: the same FlowCompleted from
+every provider.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from gateway.client import Gateway
-from gateway.config import load_config
-from gateway.emulator import InProcessTransport, MetaEmulator
+from gateway.client import AsyncGateway
+from gateway.config import GatewayConfig, load_config
 from gateway.errors import GatewayError
-from gateway.events import FlowCompleted, MessageStatus
-from gateway.model import FlowMessage, FlowTemplate, TemplateRef
+from gateway.events import FlowCompleted, InboundEvent, MessageStatus
+from gateway.model import FlowMessage
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
+ANSWERS = {"date": "2026-12-01", "slot": "10:30", "party_size": 2}
+MESSAGE = FlowMessage(
+    to="+16505551234",
+    flow_id="1234567890",
+    flow_cta="Book now",
+    flow_token="demo-booking-42",  # noqa: S106 - a correlation token, not a secret
+    header="Table booking",
+    body="Pick a date and a time that suit you.",
+    footer="Takes 30 seconds",
+    screen="BOOKING",
+    data={"restaurant": "Casa Emulada"},
+)
 
 
 class DemoFailure(Exception):
     """A step of the demo did not produce what it should."""
 
 
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise DemoFailure(message)
-
-
 @dataclass
 class Row:
     sender: str
     provider: str
-    kind: str
     message_id: str
     statuses: str
     flow_token: str
     response: str
 
 
-def _emulator_for(settings: dict[str, str]) -> MetaEmulator:
-    return MetaEmulator(
-        access_token=settings["access_token"],
-        app_secret=settings["app_secret"],
-        phone_number_id=settings["phone_number_id"],
-        waba_id=settings["waba_id"],
-    )
-
-
 def run(config_path: Path = DEFAULT_CONFIG, out: TextIO = sys.stdout) -> int:
-    """Run the demo; 0 when every step produced the expected normalized events."""
-    config = load_config(config_path)
-    senders = {n: s for n, s in config.senders.items() if s["provider"] == "meta_cloud"}
-    if not senders:
-        print("demo: no sender the emulator can stand in for", file=out)
+    """Run the demo; 0 when every provider produced the expected normalized events."""
+    try:
+        return asyncio.run(_run(config_path, out))
+    except (GatewayError, DemoFailure, OSError) as exc:
+        print(f"demo FAILED: {type(exc).__name__}: {exc}", file=out)
         return 1
-    rows: list[Row] = []
-    failures: list[str] = []
-    for name, settings in senders.items():
-        emulator = _emulator_for(settings)
-        with Gateway(config, transport=InProcessTransport(emulator.handle)) as gw:
-            try:
-                rows += _round_trip(gw, emulator, name, settings["provider"])
-            except (GatewayError, DemoFailure) as exc:
-                failures.append(f"{name}: {type(exc).__name__}: {exc}")
+
+
+async def _run(config_path: Path, out: TextIO) -> int:
+    from gateway.emulator import Emulator
+    from gateway.emulator.server import LoopbackServer
+    from gateway.receiver import WebhookReceiver
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="flowgateway-demo-") as tmp:
+        # Bind the emulator first: the config's base URLs read FLOWGATEWAY_EMULATOR_URL.
+        emulator_server = LoopbackServer()
+        env = {**os.environ, "FLOWGATEWAY_EMULATOR_URL": emulator_server.url}
+        config = _with_inbox(load_config(config_path, env), str(Path(tmp) / "inbox.sqlite3"))
+        emulator = Emulator.from_config(config)
+        receiver = WebhookReceiver(config)
+        events: list[InboundEvent] = []
+        arrived = asyncio.Event()
+
+        @receiver.on(name="demo.collect")
+        async def collect(event: InboundEvent) -> None:
+            events.append(event)
+            arrived.set()
+
+        receiver_server = LoopbackServer()
+        await emulator_server.start(emulator.asgi)
+        await receiver_server.start(receiver.asgi)
+        try:
+            for name, table in config.senders.items():
+                url = f"{receiver_server.url}{config.receiver.path_prefix}/{name}"
+                emulator.set_webhook(table["provider"], url)
+            rows = await _round_trips(config, emulator, events, arrived)
+        finally:
+            await receiver_server.stop()
+            await emulator_server.stop()
     _print_table(rows, out)
-    for failure in failures:
-        print(f"FAILED {failure}", file=out)
-    print(f"\n{len(rows)} Flow round trips, {len(failures)} failures", file=out)
-    return 1 if failures or not rows else 0
+    _check_same_completion(events)
+    elapsed = time.perf_counter() - started
+    print(
+        f"\n{len(rows)} providers, one FlowMessage each: the same FlowCompleted "
+        f"(flow_token {MESSAGE.flow_token!r}) from all of them in {elapsed:.1f}s",
+        file=out,
+    )
+    return 0
 
 
-def _round_trip(gw: Gateway, emulator: MetaEmulator, sender: str, provider: str) -> list[Row]:
-    interactive = FlowMessage(
-        to="+16505551234",
-        flow_id="1234567890",
-        flow_cta="Book now",
-        flow_token=f"demo-{sender}-interactive",
-        header="Appointments",
-        body="Pick a time that suits you.",
-        footer="Takes 30 seconds",
-        screen="APPOINTMENT",
-        data={"department": "dental"},
-        sender=sender,
-    )
-    template = FlowMessage(
-        to="+5511987654321",
-        flow_token=f"demo-{sender}-template",
-        data={"first_name": "Ana"},
-        template=TemplateRef(name="signup_flow", language="pt_BR"),
-        sender=sender,
-    )
-    created = gw.create_template(
-        FlowTemplate(
-            name="signup_flow",
-            language="pt_BR",
-            category="MARKETING",
-            body="Crie sua conta em segundos",
-            button_text="Cadastrar",
-            flow_id="1234567890",
-            navigate_screen="SIGN_UP",
-        ),
-        sender=sender,
-    )
-    _check(bool(created.template_id), "template creation returned no id")
+async def _round_trips(
+    config: GatewayConfig, emulator: object, events: list[InboundEvent], arrived: asyncio.Event
+) -> list[Row]:
+    from gateway.emulator import Emulator
+
+    assert isinstance(emulator, Emulator)
+    sent: dict[str, tuple[str, str]] = {}
+    async with AsyncGateway(config) as gw:
+        for name in config.senders:
+            receipt = await gw.send(MESSAGE.model_copy(update={"sender": name}))
+            if receipt.message_id is None:
+                raise DemoFailure(f"{name}: the send returned no message id")
+            sent[receipt.message_id] = (name, receipt.provider)
+            codes = await emulator.deliver(emulator.callbacks(receipt.message_id, ANSWERS))
+            if set(codes) != {200}:
+                raise DemoFailure(f"{name}: the receiver answered {codes} to the callbacks")
+    deadline = time.monotonic() + 15
+    while _completed(events) < len(sent):
+        if time.monotonic() > deadline:
+            raise DemoFailure(f"only {_completed(events)} of {len(sent)} Flows completed")
+        arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrived.wait(), 0.5)
     rows = []
-    for kind, msg in (("interactive", interactive), ("template", template)):
-        receipt = gw.send(msg)
-        message_id = receipt.message_id
-        if message_id is None:
-            raise DemoFailure(f"{kind} send returned no message id")
-        events = gw.handle_webhook(
-            sender, *emulator.statuses(message_id, "sent", "delivered", "read")
-        )
-        events += gw.handle_webhook(
-            sender,
-            *emulator.complete_flow(message_id, {"date": "2026-12-01", "slot": "10:30"}),
-        )
-        statuses = [e.status for e in events if isinstance(e, MessageStatus)]
-        completed = [e for e in events if isinstance(e, FlowCompleted)]
-        _check(statuses == ["sent", "delivered", "read"], f"unexpected statuses {statuses}")
-        _check(len(completed) == 1, f"expected one FlowCompleted, got {len(completed)}")
-        done = completed[0]
-        _check(done.reply_to == receipt.message_id, "completion does not answer our message")
-        _check(done.flow_token == msg.flow_token, "flow_token lost on the way")
+    for message_id, (name, provider) in sent.items():
+        statuses = [
+            e.status for e in events if isinstance(e, MessageStatus) and e.message_id == message_id
+        ]
+        done = next(e for e in events if isinstance(e, FlowCompleted) and e.reply_to == message_id)
         rows.append(
-            Row(
-                sender,
-                provider,
-                kind,
-                message_id,
-                "→".join(statuses),
-                done.flow_token or "-",
-                json.dumps(done.response, sort_keys=True),
-            )
-        )
+            Row(name, provider, message_id, "→".join(statuses) or "-", done.flow_token or "-",
+                json.dumps(done.response, sort_keys=True))
+        )  # fmt: skip
     return rows
 
 
+def _completed(events: list[InboundEvent]) -> int:
+    return sum(isinstance(e, FlowCompleted) for e in events)
+
+
+def _check_same_completion(events: list[InboundEvent]) -> None:
+    done = [e for e in events if isinstance(e, FlowCompleted)]
+    if {(e.flow_token, json.dumps(e.response, sort_keys=True)) for e in done} != {
+        (MESSAGE.flow_token, json.dumps(ANSWERS, sort_keys=True))
+    }:
+        raise DemoFailure("the providers' FlowCompleted events differ")
+
+
+def _with_inbox(config: GatewayConfig, inbox: str) -> GatewayConfig:
+    receiver = config.receiver.model_copy(update={"inbox": inbox, "poll_interval": 0.1})
+    return config.model_copy(update={"receiver": receiver})
+
+
 def _print_table(rows: list[Row], out: TextIO) -> None:
-    header = ("sender", "provider", "kind", "message id", "statuses", "flow_token", "response")
+    header = ("sender", "provider", "message id", "statuses", "flow_token", "response")
     table = [header] + [
-        (r.sender, r.provider, r.kind, r.message_id, r.statuses, r.flow_token, r.response)
-        for r in rows
+        (r.sender, r.provider, r.message_id, r.statuses, r.flow_token, r.response) for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    bold = out.isatty()
     for i, row in enumerate(table):
-        print(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip(), file=out
-        )
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        print(f"\033[1m{line}\033[0m" if bold and i == 0 else line, file=out)
         if i == 0:
             print("  ".join("-" * w for w in widths), file=out)

@@ -1,17 +1,18 @@
-"""Local stand-ins for the providers, for the demo and for tests (no network)."""
+"""Local stand-ins for every provider, for the demo and for tests (no network)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.emulator.meta import GraphFault, MetaEmulator, SentMessage
+from gateway.emulator.app import DEFAULT_ANSWERS, DEFAULT_STATUSES, SIMULATORS, Emulator
+from gateway.emulator.base import FAULTS, Reply, Sent, WebhookCall
 from gateway.http import HttpRequest, HttpResponse
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
 
 class InProcessTransport:
-    """A sync transport that hands each request to an emulator in the same process."""
+    """A sync transport handing each request to an in-process handler (``emulator.respond``)."""
 
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
@@ -37,9 +38,14 @@ class AsyncInProcessTransport:
 
 
 __all__ = [
+    "DEFAULT_ANSWERS",
+    "DEFAULT_STATUSES",
+    "FAULTS",
+    "SIMULATORS",
     "AsyncInProcessTransport",
-    "GraphFault",
+    "Emulator",
     "InProcessTransport",
-    "MetaEmulator",
-    "SentMessage",
+    "Reply",
+    "Sent",
+    "WebhookCall",
 ]

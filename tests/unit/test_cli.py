@@ -15,28 +15,33 @@ SEND = ["send", "--config", str(ROOT / "config/gateway.toml"), "--to", "+5511987
 FLOW = ["--flow-id", "123", "--flow-cta", "Go", "--body", "Hi", "--screen", "S"]
 
 
-def test_demo_round_trips_and_exits_zero() -> None:
+def test_demo_round_trips_all_five_providers() -> None:
     out = io.StringIO()
     assert demo.run(ROOT / "config/gateway.toml", out) == 0
-    text = out.getvalue()
-    assert "sent→delivered→read" in text
-    assert "demo-meta-interactive" in text
-    assert "demo-meta-template" in text
-    assert "2 Flow round trips, 0 failures" in text
+    lines = out.getvalue().splitlines()
+    rows = [line for line in lines if "demo-booking-42" in line and "→" in line]
+    assert len(rows) == 5
+    for provider in ("meta_cloud", "dialog360_cloud", "dialog360_onprem", "sinch", "onemsg"):
+        [row] = [r for r in rows if f" {provider} " in r]
+        assert "sent→delivered→read" in row
+        assert '{"date": "2026-12-01", "party_size": 2, "slot": "10:30"}' in row
+    assert "the same FlowCompleted" in lines[-1]
 
 
-def test_demo_fails_loudly_when_credentials_disagree(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    broken = tmp_path / "gw.toml"
-    text = (ROOT / "config/gateway.toml").read_text()
-    broken.write_text(text.replace('phone_number_id = "100000000000001"', 'phone_number_id = "1"'))
-    monkeypatch.setattr(
-        demo, "_emulator_for", lambda s: demo.MetaEmulator("emulator-access-token", "x", "2", "3")
-    )
+def test_demo_fails_loudly_when_a_provider_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.emulator import Emulator
+
+    original = Emulator.from_config
+
+    def wrong_token(config: object) -> Emulator:
+        emulator = original(config)  # type: ignore[arg-type]
+        emulator.sims["sinch"].account["key_secret"] = "rotated"
+        return emulator
+
+    monkeypatch.setattr(Emulator, "from_config", staticmethod(wrong_token))
     out = io.StringIO()
-    assert demo.run(broken, out) == 1
-    assert "FAILED" in out.getvalue()
+    assert demo.run(ROOT / "config/gateway.toml", out) == 1
+    assert "demo FAILED: AuthenticationError" in out.getvalue()
 
 
 def test_send_dry_run_prints_masked_request(capsys: pytest.CaptureFixture[str]) -> None:
@@ -125,3 +130,44 @@ def test_serve_builds_the_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert receiver.handler_names() == ["flowgateway.log"]
     assert receiver.settings.inbox == str(tmp_path / "i.db")
     receiver.inbox.close()
+
+
+def test_validate_reports_json_syntax_like_a_compiler(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text('{"version": "7.3", "screens": []}')
+    bad.write_text('{\n  "version": "7.3",\n  "screens": [\n}')
+    assert cli.main(["validate", str(good)]) == 0
+    assert cli.main(["validate", str(good), str(bad)]) == 1
+    assert f"{bad}:4:1: INVALID_FLOW_JSON" in capsys.readouterr().out
+    assert cli.main(["validate", "--json", str(bad)]) == 1
+    [issue] = json.loads(capsys.readouterr().out)
+    assert (issue["line"], issue["column"], issue["error"]) == (4, 1, "INVALID_FLOW_JSON")
+
+
+def test_emulator_command_serves_every_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: list[object] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.append((app, kw)))
+    assert cli.main(["emulator", "--port", "9999"]) == 0
+    [(app, options)] = served
+    assert options["port"] == 9999
+    assert app is not None
+
+
+def test_help_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (
+        [],
+        ["demo"],
+        ["send"],
+        ["serve"],
+        ["inbox", "list"],
+        ["emulator"],
+        ["validate"],
+    ):
+        with pytest.raises(SystemExit) as info:
+            cli.main([*command, "--help"])
+        assert info.value.code == 0
+        assert "usage: flowgateway" in capsys.readouterr().out

@@ -58,7 +58,7 @@ def test_interpolation_and_fallback() -> None:
     cfg = load_config(ROOT / "config" / "gateway.toml", env={"META_ACCESS_TOKEN": "from-env"})
     meta = cfg.senders["meta"]
     assert meta["access_token"] == "from-env"
-    assert meta["base_url"] == "http://127.0.0.1:8580"
+    assert meta["base_url"] == "http://127.0.0.1:8580/meta_cloud"
 
 
 def test_missing_variable_names_key_and_variable() -> None:

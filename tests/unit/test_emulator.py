@@ -1,72 +1,78 @@
-"""The embedded Meta emulator checks requests on its own and answers like Graph."""
+"""The emulator's own checks, in process: it refuses what each provider would refuse."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from gateway import AsyncGateway, AuthenticationError, FlowMessage, Gateway, InvalidRequest
-from gateway.emulator import AsyncInProcessTransport, InProcessTransport, MetaEmulator
+from gateway import AuthenticationError, FlowMessage, Gateway, InvalidRequest, OutcomeUnknown
+from gateway.config import load_config
+from gateway.emulator import SIMULATORS, AsyncInProcessTransport, Emulator, InProcessTransport
 from gateway.events import FlowCompleted
 from gateway.http import HttpRequest
-from providers import get_adapter
-from tests.conftest import META_SETTINGS
 
-EMU = {
-    "access_token": META_SETTINGS["access_token"],
-    "app_secret": META_SETTINGS["app_secret"],
-    "phone_number_id": "1234567890",
-    "waba_id": "102290129340398",
-}
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = load_config(ROOT / "config/gateway.toml", env={"FLOWGATEWAY_EMULATOR_URL": "http://emu"})
 MSG = FlowMessage(
     to="+16505551234", flow_id="1", flow_cta="Open", body="Hi", screen="S", flow_token="T"
 )
-URL = "https://graph.facebook.com/v24.0/1234567890/messages"
 
 
-def _valid_body() -> dict:
-    return json.loads(get_adapter("meta_cloud", **META_SETTINGS).build_send(MSG).content)
+def _gateway(emulator: Emulator) -> Gateway:
+    return Gateway(CONFIG, transport=InProcessTransport(emulator.respond))
+
+
+def _meta_request(body: dict[str, Any]) -> HttpRequest:
+    url = "http://emu/meta_cloud/v24.0/100000000000001/messages"
+    auth = {"Authorization": "Bearer emulator-meta-access-token"}
+    return HttpRequest.for_json("POST", url, body, auth)
+
+
+def test_every_provider_is_emulated() -> None:
+    assert set(SIMULATORS) == {t["provider"] for t in CONFIG.senders.values()}
 
 
 @pytest.mark.parametrize(
-    ("mutate", "fragment"),
+    ("mutate", "fragment", "code"),
     [
-        (
-            lambda b: b["interactive"]["action"]["parameters"].update(flow_message_version="2"),
-            "flow_message_version",
-        ),
-        (lambda b: b["interactive"]["action"]["parameters"].update(flow_name="x"), "exactly one"),
-        (lambda b: b["interactive"]["action"]["parameters"].update(flow_cta="x" * 21), "flow_cta"),
-        (lambda b: b.pop("messaging_product"), "messaging_product"),
-        (
-            lambda b: b["interactive"]["action"]["parameters"]["flow_action_payload"].update(
-                data={}
-            ),
-            "non-empty",
-        ),
+        (lambda p: p.update(flow_message_version="2"), "flow_message_version", 131009),
+        (lambda p: p.update(flow_name="x"), "exactly one", 131009),
+        (lambda p: p.update(flow_cta="x" * 21), "flow_cta", 131009),
+        (lambda p: p.pop("flow_cta"), "flow_cta", 131008),
+        (lambda p: p.update(flow_mod="draft"), "flow_mod: unexpected key", 100),
+        (lambda p: p["flow_action_payload"].update(data={}), "non-empty", 131009),
+        (lambda p: p.update(flow_action="data_exchange"), "omitted for data_exchange", 131009),
     ],
 )
-def test_emulator_rejects_what_meta_would(mutate, fragment: str) -> None:
-    emu = MetaEmulator(**EMU)
-    body = _valid_body()
-    mutate(body)
-    req = HttpRequest.for_json(
-        "POST", URL, body, {"Authorization": f"Bearer {EMU['access_token']}"}
-    )
-    resp = emu.handle(req)
+def test_meta_schema_refusals(mutate: Any, fragment: str, code: int) -> None:
+    emulator = Emulator.from_config(CONFIG)
+    with _gateway(emulator) as gw:
+        body = json.loads(gw.build_send(MSG).content)
+    mutate(body["interactive"]["action"]["parameters"])
+    resp = emulator.respond(_meta_request(body))
     assert resp.status_code == 400
-    assert fragment in resp.json()["error"]["message"]
-    assert emu.sent == {}
+    error = resp.json()["error"]
+    assert error["code"] == code
+    assert fragment in error["error_data"]["details"]
+    assert emulator.sent() == []
 
 
-def test_gateway_round_trip_sync_and_async() -> None:
-    emu = MetaEmulator(**EMU)
-    adapter = get_adapter("meta_cloud", **META_SETTINGS)
-    with Gateway({"m": adapter}, transport=InProcessTransport(emu.handle)) as gw:
+def test_in_process_round_trip_sync_and_async() -> None:
+    import asyncio
+
+    from gateway import AsyncGateway
+
+    emulator = Emulator.from_config(CONFIG)
+    with _gateway(emulator) as gw:
         receipt = gw.send(MSG)
-        [done] = gw.handle_webhook("m", *emu.complete_flow(receipt.message_id, {"ok": True}))
+        assert receipt.message_id is not None
+        events = []
+        for call in emulator.callbacks(receipt.message_id, {"ok": True}, statuses=()):
+            events += gw.handle_webhook("meta", call.body, call.headers)
+    [done] = events
     assert isinstance(done, FlowCompleted)
     assert (done.flow_token, done.response, done.reply_to) == (
         "T",
@@ -74,35 +80,63 @@ def test_gateway_round_trip_sync_and_async() -> None:
         receipt.message_id,
     )
 
-    async def go() -> str:
-        async with AsyncGateway(
-            {"m": adapter}, transport=AsyncInProcessTransport(emu.handle)
-        ) as agw:
-            return (await agw.send(MSG)).message_id
+    async def go() -> str | None:
+        transport = AsyncInProcessTransport(emulator.respond)
+        async with AsyncGateway(CONFIG, transport=transport) as agw:
+            return (await agw.send(MSG.model_copy(update={"sender": "d360"}))).message_id
 
-    assert asyncio.run(go()) in emu.sent
+    assert asyncio.run(go()) in {m.message_id for m in emulator.sent("dialog360_cloud")}
 
 
-def test_wrong_token_is_a_graph_auth_error() -> None:
-    emu = MetaEmulator(**{**EMU, "access_token": "other-token"})
-    with (
-        Gateway(
-            {"m": get_adapter("meta_cloud", **META_SETTINGS)},
-            transport=InProcessTransport(emu.handle),
-        ) as gw,
-        pytest.raises(AuthenticationError) as info,
-    ):
+def test_wrong_credentials_are_the_providers_auth_errors() -> None:
+    emulator = Emulator.from_config(CONFIG)
+    for sim in emulator.sims.values():
+        for key in ("access_token", "api_key", "key_secret", "token"):
+            if key in sim.account:
+                sim.account[key] = "rotated"
+    with _gateway(emulator) as gw:
+        for sender in CONFIG.senders:
+            with pytest.raises(AuthenticationError):
+                gw.send(MSG.model_copy(update={"sender": sender}))
+
+
+def test_in_process_drop_is_an_unknown_outcome() -> None:
+    emulator = Emulator.from_config(CONFIG)
+    emulator.inject("meta_cloud", "drop")
+    with _gateway(emulator) as gw, pytest.raises(OutcomeUnknown):
         gw.send(MSG)
-    assert info.value.code == 190
 
 
-def test_unknown_phone_number_is_invalid_request() -> None:
-    emu = MetaEmulator(**{**EMU, "phone_number_id": "999"})
-    with (
-        Gateway(
-            {"m": get_adapter("meta_cloud", **META_SETTINGS)},
-            transport=InProcessTransport(emu.handle),
-        ) as gw,
-        pytest.raises(InvalidRequest),
-    ):
-        gw.send(MSG)
+def test_unknown_paths_and_faults() -> None:
+    emulator = Emulator.from_config(CONFIG)
+    with pytest.raises(ValueError, match="unknown fault"):
+        emulator.inject("meta_cloud", "meltdown")
+    with pytest.raises(KeyError):
+        emulator.inject("nobody", "drop")
+    resp = emulator.respond(HttpRequest("POST", "http://emu/nobody/x"))
+    assert resp.status_code == 404
+    wrong_node = _meta_request({}).url.replace("100000000000001", "999")
+    resp = emulator.respond(HttpRequest.for_json("POST", wrong_node, {}, _meta_request({}).headers))
+    assert resp.json()["error"]["code"] == 100
+
+
+def test_template_creation_is_checked() -> None:
+    from gateway import FlowTemplate
+
+    emulator = Emulator.from_config(CONFIG)
+    tpl = FlowTemplate(
+        name="signup", language="en_US", category="MARKETING", body="Sign up",
+        button_text="Go", flow_id="1", navigate_screen="S",
+    )  # fmt: skip
+    with _gateway(emulator) as gw:
+        for sender in ("meta", "d360", "d360_onprem", "onemsg"):
+            receipt = gw.create_template(tpl, sender=sender)
+            assert receipt.status == "PENDING"
+        body = json.loads(gw.senders["meta"].adapter.build_create_template(tpl).content)
+    body["components"][-1]["buttons"][0]["text"] = "x" * 26
+    url = "http://emu/meta_cloud/v24.0/200000000000001/message_templates"
+    req = HttpRequest.for_json("POST", url, body, _meta_request({}).headers)
+    with pytest.raises(InvalidRequest):
+        Gateway(CONFIG, transport=InProcessTransport(emulator.respond)).senders[
+            "meta"
+        ].adapter.parse_create_template_response(emulator.respond(req), tpl)

@@ -1,0 +1,171 @@
+"""What every simulated provider shares: operations, faults, sent messages, webhooks."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from gateway.http import HttpResponse
+
+FaultKind = Literal["rate_limit", "server_error", "slow", "drop", "window_closed", "expire_token"]
+FAULTS: tuple[str, ...] = (
+    "rate_limit",
+    "server_error",
+    "slow",
+    "drop",
+    "window_closed",
+    "expire_token",
+)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected misbehaviour, applied to the next send or template request."""
+
+    kind: FaultKind
+    retry_after: int = 1
+    delay: float = 2.0
+
+
+@dataclass
+class Reply:
+    """What the emulator answers; ``delay``/``drop`` are applied by the HTTP layer."""
+
+    response: HttpResponse
+    delay: float = 0.0
+    drop: bool = False
+
+
+@dataclass
+class Sent:
+    """A message a simulated provider accepted."""
+
+    provider: str
+    message_id: str
+    to: str
+    kind: Literal["interactive", "template"]
+    flow_token: str | None
+    body: dict[str, Any]
+    window_closed: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookCall:
+    """A callback to deliver: where, and exactly what the provider would send."""
+
+    provider: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class Invalid:
+    """A body refused by the emulator's schema: the first problem, provider-neutral."""
+
+    field: str
+    problem: str
+    missing: bool
+
+    @classmethod
+    def of(cls, exc: ValidationError) -> Invalid:
+        errors = exc.errors()
+        # A misspelled key shows up twice (unexpected + missing): name the key sent.
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        problem = "unexpected key" if err["type"] == "extra_forbidden" else err["msg"]
+        return cls(where, problem, err["type"] == "missing")
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    hdrs = {"content-type": "application/json", **(headers or {})}
+    return HttpResponse.of(status, hdrs, json.dumps(body).encode())
+
+
+def parse(model: type[BaseModel], body: bytes) -> BaseModel | Invalid:
+    """Validate a JSON body against a wire schema."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        return Invalid.of(exc)
+
+
+class Sim:
+    """One simulated provider: its auth, schemas, answers, errors and callbacks."""
+
+    name: str
+    default_webhook_path: str = ""
+
+    def __init__(self, account: Mapping[str, Any], clock: Callable[[], float] = time.time) -> None:
+        self.account = dict(account)
+        self.clock = clock
+        self.sent: dict[str, Sent] = {}
+        self.faults: deque[Fault] = deque()
+        self.webhook_url: str | None = None
+        self._ids = itertools.count(1)
+
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):010d}"
+
+    def secret(self, key: str) -> str:
+        value = self.account.get(key)
+        return str(value) if value is not None else ""
+
+    def take_fault(self) -> Fault | None:
+        return self.faults.popleft() if self.faults else None
+
+    # Implemented per provider ------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        """Answer one request whose path is relative to this provider's prefix."""
+        raise NotImplementedError
+
+    def callbacks(
+        self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
+    ) -> list[WebhookCall]:
+        """The webhooks a user's phone causes: statuses, then the Flow completion."""
+        raise NotImplementedError
+
+    # Shared fault handling ---------------------------------------------------------
+
+    def apply_transport_fault(self, fault: Fault | None, reply: Callable[[], Reply]) -> Reply:
+        """rate_limit/server_error replace the answer; slow/drop wrap it."""
+        if fault is None or fault.kind in ("window_closed", "expire_token"):
+            return reply()
+        if fault.kind == "rate_limit":
+            return Reply(self.rate_limited(fault.retry_after))
+        if fault.kind == "server_error":
+            return Reply(self.server_error())
+        result = reply()
+        if fault.kind == "slow":
+            result.delay = fault.delay
+        else:
+            result.drop = True
+        return result
+
+    def rate_limited(self, retry_after: int) -> HttpResponse:
+        raise NotImplementedError
+
+    def server_error(self) -> HttpResponse:
+        raise NotImplementedError
+
+
+def signed_timestamp(clock: Callable[[], float]) -> str:
+    return str(int(clock()))

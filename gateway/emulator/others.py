@@ -1,0 +1,349 @@
+"""Simulated Sinch Conversation API and 1msg.io."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets as pysecrets
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode
+
+from pydantic import BaseModel
+
+from gateway.emulator.base import (
+    Fault,
+    Invalid,
+    Reply,
+    Sent,
+    Sim,
+    WebhookCall,
+    json_response,
+    parse,
+)
+from gateway.emulator.schemas import OneMsgSendFlow, OneMsgSendTemplate, SinchSend, TemplateCreate
+from gateway.http import HttpResponse
+
+_SINCH_SEND = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
+_SINCH_STATUS = {"sent": "QUEUED_ON_CHANNEL", "delivered": "DELIVERED", "read": "READ"}
+_EXPIRED = 'Bearer error="invalid_token", error_description="expired"'
+_ONEMSG_ACK = {"sent": "sent", "delivered": "delivered", "read": "viewed"}
+
+
+def rpc_error(status: int, name: str, message: str, **headers: str) -> HttpResponse:
+    body = {"error": {"code": status, "message": message, "status": name, "details": []}}
+    return json_response(status, body, headers)
+
+
+class SinchSim(Sim):
+    """Sinch: OAuth token endpoint, ``messages:send``, signed callbacks."""
+
+    name = "sinch"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tokens: set[str] = set()
+        self.token_requests = 0
+
+    def _iso(self) -> str:
+        return (
+            datetime.fromtimestamp(self.clock(), UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
+
+    def _basic_ok(self, header: str | None) -> bool:
+        pair = f"{self.secret('key_id')}:{self.secret('key_secret')}"
+        return header == "Basic " + base64.b64encode(pair.encode()).decode()
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        auth = headers.get("authorization")
+        if method == "POST" and path == "/oauth2/token":
+            return Reply(self._token(auth, headers, body))
+        m = _SINCH_SEND.match(path)
+        if method != "POST" or m is None or m.group(1) != self.secret("project_id"):
+            return Reply(rpc_error(404, "NOT_FOUND", f"{path} not found (check the region)"))
+        fault = self.take_fault()
+        bearer = auth[7:] if auth and auth.startswith("Bearer ") else None
+        if fault is not None and fault.kind == "expire_token" and bearer:
+            self.tokens.discard(bearer)
+            return Reply(
+                rpc_error(
+                    401,
+                    "UNAUTHENTICATED",
+                    "token expired",
+                    **{"www-authenticate": _EXPIRED},
+                )
+            )
+        if not (bearer in self.tokens or self._basic_ok(auth)):
+            return Reply(
+                rpc_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+            )
+        return self.apply_transport_fault(fault, lambda: Reply(self._send(body, fault)))
+
+    def _token(self, auth: str | None, headers: Mapping[str, str], body: bytes) -> HttpResponse:
+        self.token_requests += 1
+        form = parse_qs(body.decode("utf-8", "replace"))
+        if not self._basic_ok(auth):
+            return json_response(401, {"error": "invalid_client"})
+        if form.get("grant_type") != ["client_credentials"]:
+            return json_response(400, {"error": "unsupported_grant_type"})
+        token = pysecrets.token_urlsafe(24)
+        self.tokens.add(token)
+        return json_response(
+            200, {"access_token": token, "expires_in": 3599, "scope": "", "token_type": "bearer"}
+        )
+
+    def _send(self, raw: bytes, fault: Fault | None) -> HttpResponse:
+        checked = parse(SinchSend, raw)
+        if isinstance(checked, Invalid):
+            return rpc_error(400, "INVALID_ARGUMENT", f"Invalid argument: {checked}")
+        if json.loads(raw)["app_id"] != self.secret("app_id"):
+            return rpc_error(404, "NOT_FOUND", "App not found (check the region)")
+        body = json.loads(raw)
+        message = body["message"]
+        recipient = body["recipient"]
+        to = (
+            recipient["identified_by"]["channel_identities"][0]["identity"]
+            if "identified_by" in recipient
+            else recipient["contact_id"]
+        )
+        kind: Literal["interactive", "template"]
+        if "channel_specific_message" in message:
+            flow = message["channel_specific_message"]["WHATSAPP"]["message"]
+            kind, token = "interactive", flow.get("flow_token")
+        else:
+            params = message["template_message"]["channel_template"]["WHATSAPP"]["parameters"]
+            kind = "template"
+            token = next((v for k, v in params.items() if k.endswith("flow_token")), None)
+        message_id = self.next_id("01HEMU")
+        closed = fault is not None and fault.kind == "window_closed"
+        self.sent[message_id] = Sent(self.name, message_id, str(to), kind, token, body, closed)
+        return json_response(200, {"message_id": message_id, "accepted_time": self._iso()})
+
+    def rate_limited(self, retry_after: int) -> HttpResponse:
+        return rpc_error(
+            429, "RESOURCE_EXHAUSTED", "Quota exceeded", **{"retry-after": str(retry_after)}
+        )
+
+    def server_error(self) -> HttpResponse:
+        return rpc_error(503, "UNAVAILABLE", "The service is currently unavailable.")
+
+    def callbacks(
+        self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
+    ) -> list[WebhookCall]:
+        common = {
+            "app_id": self.secret("app_id"),
+            "project_id": self.secret("project_id"),
+            "accepted_time": self._iso(),
+            "event_time": self._iso(),
+            "message_metadata": "",
+        }
+        identity = {"channel": "WHATSAPP", "identity": sent.to}
+        docs: list[dict[str, Any]] = []
+        reports = ["FAILED"] if sent.window_closed else [_SINCH_STATUS[s] for s in statuses]
+        for status in reports:
+            report: dict[str, Any] = {
+                "message_id": sent.message_id,
+                "status": status,
+                "channel_identity": identity,
+                "processing_mode": "DISPATCH",
+            }
+            if status == "FAILED":
+                report["reason"] = {
+                    "code": "OUTSIDE_ALLOWED_SENDING_WINDOW",
+                    "sub_code": "UNSPECIFIED_SUB_CODE",
+                    "description": "Re-engagement message",
+                    "channel_code": "131047",
+                }
+            docs.append({**common, "message_delivery_report": report})
+        if answers is not None and not sent.window_closed:
+            response = (
+                {"flow_token": sent.flow_token, **answers} if sent.flow_token else dict(answers)
+            )
+            nfm = {"name": "flow", "body": "Sent", "response_json": json.dumps(response)}
+            docs.append(
+                {
+                    **common,
+                    "message": {
+                        "id": self.next_id("01HEMUIN"),
+                        "direction": "TO_APP",
+                        "channel_identity": {**identity, "app_id": ""},
+                        "accept_time": self._iso(),
+                        "processing_mode": "DISPATCH",
+                        "contact_message": {
+                            "channel_specific_message": {
+                                "message_type": "nfm_reply",
+                                "message": {"type": "nfm_reply", "nfm_reply": nfm},
+                            },
+                            "reply_to": {"message_id": sent.message_id},
+                        },
+                    },
+                }
+            )
+        return [self._signed(doc) for doc in docs]
+
+    def _signed(self, doc: dict[str, Any]) -> WebhookCall:
+        raw = json.dumps(doc).encode()
+        nonce, timestamp = pysecrets.token_hex(12), str(int(self.clock()))
+        digest = hmac.new(
+            self.secret("webhook_secret").encode(),
+            raw + b"." + nonce.encode() + b"." + timestamp.encode(),
+            hashlib.sha256,
+        ).digest()
+        headers = {
+            "content-type": "application/json",
+            "x-sinch-webhook-signature": base64.b64encode(digest).decode(),
+            "x-sinch-webhook-signature-nonce": nonce,
+            "x-sinch-webhook-signature-timestamp": timestamp,
+            "x-sinch-webhook-signature-algorithm": "HmacSHA256",
+        }
+        return WebhookCall(self.name, self.webhook_url or "", raw, headers)
+
+
+class OneMsgSim(Sim):
+    """1msg.io: ``/{instance}/{method}?token=…``, HTTP 200 with ``sent:false`` on failure."""
+
+    name = "onemsg"
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Reply:
+        parts = path.strip("/").split("/")
+        if method != "POST" or len(parts) != 2 or parts[0] != self.secret("instance_id"):
+            return Reply(json_response(404, {"error": "Instance not found"}))
+        if query.get("token") != self.secret("token"):
+            return Reply(
+                json_response(
+                    401, {"error": "Wrong token. Please provide token as a GET parameter."}
+                )
+            )
+        schema: dict[str, type[BaseModel]] = {
+            "sendFlow": OneMsgSendFlow,
+            "sendTemplate": OneMsgSendTemplate,
+            "addTemplate": TemplateCreate,
+        }
+        model = schema.get(parts[1])
+        if model is None:
+            return Reply(json_response(404, {"error": f"Unknown method {parts[1]}"}))
+        fault = self.take_fault()
+
+        def answer() -> Reply:
+            checked = parse(model, body)
+            if isinstance(checked, Invalid):
+                return Reply(json_response(400, {"error": f"Validation failed: {checked}"}))
+            if isinstance(checked, TemplateCreate):
+                tpl = {"id": "1msg-tpl-1", "status": "PENDING", "category": checked.category}
+                return Reply(json_response(200, tpl))
+            if fault is not None and fault.kind == "window_closed":
+                return Reply(
+                    json_response(
+                        200,
+                        {
+                            "sent": False,
+                            "message": "(#131047) Re-engagement message: "
+                            "more than 24 hours have passed since the customer last replied",
+                        },
+                    )
+                )
+            return Reply(self._sent(json.loads(body), parts[1]))
+
+        return self.apply_transport_fault(fault, answer)
+
+    def _sent(self, body: dict[str, Any], method: str) -> HttpResponse:
+        to = str(body.get("phone") or body.get("chatId"))
+        kind: Literal["interactive", "template"]
+        if method == "sendFlow":
+            kind, token = "interactive", body.get("flowToken")
+        else:
+            kind = "template"
+            token = next(
+                (
+                    p["action"].get("flow_token")
+                    for c in body.get("params", [])
+                    for p in c.get("parameters", [])
+                    if p.get("type") == "action"
+                ),
+                None,
+            )
+        message_id = self.next_id("gBGGemu")
+        self.sent[message_id] = Sent(self.name, message_id, to, kind, token, body)
+        return json_response(
+            200,
+            {
+                "sent": True,
+                "id": message_id,
+                "message": f"Sent to {to}",
+                "description": "Message has been sent to the provider",
+            },
+        )
+
+    def rate_limited(self, retry_after: int) -> HttpResponse:
+        return json_response(429, {"error": "Too many requests"}, {"retry-after": str(retry_after)})
+
+    def server_error(self) -> HttpResponse:
+        return json_response(500, {"error": "Internal server error"})
+
+    def callbacks(
+        self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
+    ) -> list[WebhookCall]:
+        chat = f"{sent.to.split('@')[0].lstrip('+')}@c.us"
+        instance = self.secret("instance_id")
+        docs: list[dict[str, Any]] = [
+            {
+                "instanceId": instance,
+                "ack": [{"id": sent.message_id, "chatId": chat, "status": _ONEMSG_ACK[s]}],
+            }
+            for s in statuses
+        ]
+        if answers is not None:
+            response = (
+                {"flow_token": sent.flow_token, **answers} if sent.flow_token else dict(answers)
+            )
+            docs.append(
+                {
+                    "instanceId": instance,
+                    "messages": [
+                        {
+                            "id": self.next_id("gBGGemuIN"),
+                            "body": json.dumps(response),
+                            "fromMe": False,
+                            "self": 0,
+                            "isForwarded": False,
+                            "author": chat,
+                            "time": int(self.clock()),
+                            "chatId": chat,
+                            "type": "interactive",
+                            "senderName": "Emulated User",
+                            "caption": None,
+                            "quotedMsgId": sent.message_id,
+                        }
+                    ],
+                }
+            )
+        url = self.webhook_url or ""
+        token = self.secret("webhook_token")
+        if token:  # 1msg cannot sign: the secret rides in the webhook URL
+            url += ("&" if "?" in url else "?") + urlencode({"token": token})
+        return [
+            WebhookCall(
+                self.name, url, json.dumps(doc).encode(), {"content-type": "application/json"}
+            )
+            for doc in docs
+        ]

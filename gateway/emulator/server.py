@@ -1,0 +1,65 @@
+"""Run ASGI apps (the emulator, the receiver) with uvicorn on free loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import Any
+
+
+class LoopbackServer:
+    """uvicorn on a free 127.0.0.1 port: the port is known before the app is built."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def _make(self, app: Any) -> Any:
+        import uvicorn
+
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+        self._server = uvicorn.Server(config)
+        return self._server.serve(sockets=[self._sock])
+
+    # In the caller's event loop (the demo) --------------------------------------------
+
+    async def start(self, app: Any) -> None:
+        self._task = asyncio.create_task(self._make(app))
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raise the startup error
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self._sock.close()
+
+    # In a background thread (tests, the pytest plugin) ------------------------------
+
+    def start_thread(self, app: Any) -> None:
+        serve = self._make(app)
+        self._thread = threading.Thread(target=asyncio.run, args=(serve,), daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.01)
+
+    def stop_thread(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._sock.close()

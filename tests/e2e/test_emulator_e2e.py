@@ -1,0 +1,209 @@
+"""End to end: every provider, sync and async, over real HTTP to the emulator.
+
+Uses the ``emulator`` fixture of our own pytest plugin (the one users get).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from gateway import (
+    FlowCompleted,
+    FlowMessage,
+    Gateway,
+    InvalidRequest,
+    MessageStatus,
+    OutcomeUnknown,
+    RateLimited,
+    RetryPolicy,
+    RetrySettings,
+    ServiceWindowClosed,
+    TemplateRef,
+)
+from gateway.events import InboundEvent
+from gateway.http import HttpRequest, encode_json
+from gateway.pytest_plugin import EmulatorFixture
+from gateway.transport import HttpxTransport
+
+SENDERS = {
+    "meta": "meta_cloud",
+    "d360": "dialog360_cloud",
+    "d360_onprem": "dialog360_onprem",
+    "sinch": "sinch",
+    "onemsg": "onemsg",
+}
+INTERACTIVE = FlowMessage(
+    to="+16505551234", flow_id="1234567890", flow_cta="Book now", flow_token="tok-e2e",
+    header="Booking", body="Pick a time", footer="Quick", screen="BOOKING", data={"shop": "north"},
+)  # fmt: skip
+TEMPLATE = FlowMessage(
+    to="+5511987654321", flow_token="tok-tpl", data={"first_name": "Ana"},
+    template=TemplateRef(name="signup_flow", language="pt_BR", body_parameters=("Ana",)),
+)  # fmt: skip
+ANSWERS = {"slot": "10:30", "party": 2}
+FAST = RetryPolicy(RetrySettings(max_attempts=3, initial_backoff=0.01, retry_after_cap=0.01))
+
+
+def _completion(events: list[InboundEvent]) -> FlowCompleted:
+    [done] = [e for e in events if isinstance(e, FlowCompleted)]
+    return done
+
+
+def _statuses(events: list[InboundEvent]) -> list[str]:
+    return [e.status for e in events if isinstance(e, MessageStatus)]
+
+
+@pytest.mark.parametrize("sender", sorted(SENDERS))
+@pytest.mark.parametrize("msg", [INTERACTIVE, TEMPLATE], ids=["interactive", "template"])
+def test_sync_round_trip(emulator: EmulatorFixture, sender: str, msg: FlowMessage) -> None:
+    with emulator.gateway(retry=FAST) as gw:
+        receipt = gw.send(msg.model_copy(update={"sender": sender}))
+        assert receipt.message_id is not None
+        [sent] = emulator.sent(SENDERS[sender])
+        assert (sent.message_id, sent.flow_token, sent.kind) == (
+            receipt.message_id, msg.flow_token, "template" if msg.template else "interactive",
+        )  # fmt: skip
+        events = emulator.feed(gw, sender, emulator.callbacks(receipt.message_id, ANSWERS))
+    assert _statuses(events) == ["sent", "delivered", "read"]
+    done = _completion(events)
+    assert (done.flow_token, done.response, done.reply_to) == (
+        msg.flow_token,
+        ANSWERS,
+        receipt.message_id,
+    )
+    assert done.provider == SENDERS[sender]
+
+
+@pytest.mark.parametrize("sender", sorted(SENDERS))
+def test_async_round_trip(emulator: EmulatorFixture, sender: str) -> None:
+    async def go() -> tuple[str, list[InboundEvent]]:
+        async with emulator.async_gateway(retry=FAST) as gw:
+            receipt = await gw.send(INTERACTIVE.model_copy(update={"sender": sender}))
+            assert receipt.message_id is not None
+            events: list[InboundEvent] = []
+            for call in emulator.callbacks(receipt.message_id, ANSWERS):
+                query = dict(parse_qsl(urlsplit(call.url).query))
+                events += await gw.handle_webhook(sender, call.body, call.headers, query)
+            return receipt.message_id, events
+
+    message_id, events = asyncio.run(go())
+    assert _statuses(events) == ["sent", "delivered", "read"]
+    assert _completion(events).reply_to == message_id
+
+
+@pytest.mark.parametrize("sender", sorted(SENDERS))
+@pytest.mark.parametrize("fault", ["rate_limit", "server_error"])
+def test_transient_faults_are_retried(emulator: EmulatorFixture, sender: str, fault: str) -> None:
+    emulator.inject(SENDERS[sender], fault, count=2)
+    with emulator.gateway(retry=FAST) as gw:
+        receipt = gw.send(INTERACTIVE.model_copy(update={"sender": sender}))
+    assert receipt.message_id is not None
+    assert len(emulator.sent(SENDERS[sender])) == 1
+
+
+@pytest.mark.parametrize("sender", sorted(SENDERS))
+def test_transient_faults_exhaust_into_typed_errors(emulator: EmulatorFixture, sender: str) -> None:
+    emulator.inject(SENDERS[sender], "rate_limit", count=3, retry_after=7)
+    with emulator.gateway(retry=FAST) as gw, pytest.raises(RateLimited) as info:
+        gw.send(INTERACTIVE.model_copy(update={"sender": sender}))
+    assert info.value.retry_after == 7.0
+
+
+@pytest.mark.parametrize("sender", sorted(SENDERS))
+@pytest.mark.parametrize("fault", ["slow", "drop"])
+def test_ambiguous_faults_are_reported_not_resent(
+    emulator: EmulatorFixture, sender: str, fault: str
+) -> None:
+    emulator.inject(SENDERS[sender], fault, delay=0.6)
+    transport = HttpxTransport(httpx.Client(timeout=httpx.Timeout(0.2, connect=2.0)))
+    with emulator.gateway(retry=FAST, transport=transport) as gw, pytest.raises(OutcomeUnknown):
+        gw.send(INTERACTIVE.model_copy(update={"sender": sender}))
+    transport._client.close()
+
+
+@pytest.mark.parametrize("sender", ["meta", "d360", "d360_onprem", "onemsg"])
+def test_window_closed_at_send(emulator: EmulatorFixture, sender: str) -> None:
+    emulator.inject(SENDERS[sender], "window_closed")
+    with emulator.gateway(retry=FAST) as gw, pytest.raises(ServiceWindowClosed):
+        gw.send(INTERACTIVE.model_copy(update={"sender": sender}))
+
+
+def test_window_closed_reported_by_sinch_callback(emulator: EmulatorFixture) -> None:
+    emulator.inject("sinch", "window_closed")
+    with emulator.gateway(retry=FAST) as gw:
+        receipt = gw.send(INTERACTIVE.model_copy(update={"sender": "sinch"}))
+        assert receipt.message_id is not None
+        [status] = emulator.feed(gw, "sinch", emulator.callbacks(receipt.message_id, ANSWERS))
+    assert isinstance(status, MessageStatus)
+    assert status.status == "failed"
+    assert [e.category for e in status.errors] == ["ServiceWindowClosed"]
+
+
+def test_sinch_expired_token_is_refreshed_once(emulator: EmulatorFixture) -> None:
+    sim = emulator.emulator.sims["sinch"]
+    with emulator.gateway(retry=FAST) as gw:
+        gw.send(INTERACTIVE.model_copy(update={"sender": "sinch"}))
+        emulator.inject("sinch", "expire_token")
+        gw.send(INTERACTIVE.model_copy(update={"sender": "sinch"}))
+    assert sim.token_requests == 2  # type: ignore[attr-defined]
+    assert len(emulator.sent("sinch")) == 2
+
+
+def _misspell(obj: Any) -> Any:
+    """Rename every key that names the CTA: what an adapter bug would send."""
+    if isinstance(obj, dict):
+        return {(k + "_text" if "cta" in k.lower() else k): _misspell(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_misspell(v) for v in obj]
+    return obj
+
+
+@pytest.mark.parametrize("sender", sorted(SENDERS))
+def test_emulator_rejects_a_misspelled_field(
+    emulator: EmulatorFixture, sender: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with emulator.gateway(retry=FAST) as gw:
+        adapter = gw.senders[sender].adapter
+        original = adapter.build_send
+
+        def buggy(msg: FlowMessage) -> HttpRequest:
+            req = original(msg)
+            body = _misspell(req.json)
+            return HttpRequest(req.method, req.url, req.headers, body, encode_json(body))
+
+        monkeypatch.setattr(adapter, "build_send", buggy)
+        with pytest.raises(InvalidRequest) as info:
+            gw.send(INTERACTIVE.model_copy(update={"sender": sender}))
+    assert "cta_text" in str(info.value).lower()
+    assert emulator.sent(SENDERS[sender]) == []
+
+
+def test_control_api_over_http(emulator: EmulatorFixture) -> None:
+    with httpx.Client(base_url=emulator.url) as client:
+        resp = client.post(
+            "/_emulator/faults", json={"provider": "onemsg", "kind": "window_closed"}
+        )
+        assert resp.json() == {"ok": True}
+        assert (
+            client.post("/_emulator/faults", json={"provider": "x", "kind": "drop"}).status_code
+            == 400
+        )
+        assert (
+            client.post("/_emulator/faults", json={"provider": "onemsg", "kind": "x"}).status_code
+            == 400
+        )
+        with Gateway(emulator.config, retry=FAST) as gw, pytest.raises(ServiceWindowClosed):
+            gw.send(INTERACTIVE.model_copy(update={"sender": "onemsg"}))
+        with Gateway(emulator.config, retry=FAST) as gw:
+            receipt = gw.send(INTERACTIVE.model_copy(update={"sender": "meta"}))
+        [listed] = client.get("/_emulator/messages", params={"provider": "meta_cloud"}).json()
+        assert listed["message_id"] == receipt.message_id
+        resp = client.post("/_emulator/complete", json={"message_id": receipt.message_id})
+        assert resp.status_code == 409  # no webhook URL configured yet
+        assert client.post("/_emulator/complete", json={"message_id": "nope"}).status_code == 404
+        assert client.get("/nowhere/x").status_code == 404
