@@ -44,6 +44,12 @@ def _parser() -> argparse.ArgumentParser:
     va = sub.add_parser("validate", help="check Flow JSON files before uploading them")
     va.add_argument("files", nargs="+", type=Path, metavar="FILE")
     va.add_argument("--json", action="store_true", help="issues as JSON")
+    va.add_argument(
+        "--purpose",
+        choices=["publish", "send"],
+        default="publish",
+        help="publish (Flow JSON 5.1+) or send an already published flow (2.1+)",
+    )
 
     sv = sub.add_parser("serve", help="run the webhook receiver (extra: server)")
     sv.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
@@ -162,19 +168,29 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """JSON syntax for now; the Flow JSON rule catalogue plugs in here (issue 7)."""
-    issues = []
+    """Report like a compiler: ``file:line:col: severity: CODE message``."""
+    from gateway.flowjson import validate_flow_json
+
+    report: list[dict[str, Any]] = []
+    errors = 0
     for path in args.files:
         try:
-            json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            issues.append({"file": str(path), "line": exc.lineno, "column": exc.colno,
-                           "error": "INVALID_FLOW_JSON", "message": exc.msg})  # fmt: skip
+            issues = validate_flow_json(path.read_bytes(), purpose=args.purpose)
+        except OSError as exc:
+            print(f"flowgateway: {path}: {exc.strerror}", file=sys.stderr)
+            return 2
+        errors += sum(i.severity == "error" for i in issues)
+        for i in issues:
+            entry = {"file": str(path), **dataclasses.asdict(i)}
+            report.append(entry)
+            if not args.json:
+                where = f"{i.line}:{i.column}" if i.line is not None else "-"
+                print(f"{path}:{where}: {i.severity}: {i.error} {i.message} [{i.rule} {i.path}]")
     if args.json:
-        print(json.dumps(issues, indent=2))
-    for i in issues if not args.json else []:
-        print(f"{i['file']}:{i['line']}:{i['column']}: {i['error']} {i['message']}")
-    return 1 if issues else 0
+        print(json.dumps(report, indent=2))
+    elif not report:
+        print(f"{len(args.files)} file(s): no issues")
+    return 1 if errors else 0
 
 
 def _inbox_path(args: argparse.Namespace) -> str:

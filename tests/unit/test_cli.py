@@ -132,18 +132,28 @@ def test_serve_builds_the_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     receiver.inbox.close()
 
 
-def test_validate_reports_json_syntax_like_a_compiler(
+def test_validate_reports_like_a_compiler(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
-    good.write_text('{"version": "7.3", "screens": []}')
-    bad.write_text('{\n  "version": "7.3",\n  "screens": [\n}')
+    good, bad, broken = tmp_path / "good.json", tmp_path / "bad.json", tmp_path / "broken.json"
+    flow = {"version": "7.3", "screens": [{"id": "WELCOME", "terminal": True, "layout": {
+        "type": "SingleColumnLayout", "children": [{"type": "Footer", "label": "Done",
+        "on-click-action": {"name": "complete", "payload": {}}}]}}]}  # fmt: skip
+    good.write_text(json.dumps(flow, indent=2))
+    flow["screens"][0]["terminal"] = False  # type: ignore[index]
+    bad.write_text(json.dumps(flow, indent=2))
+    broken.write_text('{\n  "version": "7.3",\n  "screens": [\n}')
     assert cli.main(["validate", str(good)]) == 0
-    assert cli.main(["validate", str(good), str(bad)]) == 1
-    assert f"{bad}:4:1: INVALID_FLOW_JSON" in capsys.readouterr().out
-    assert cli.main(["validate", "--json", str(bad)]) == 1
+    assert "no issues" in capsys.readouterr().out
+    assert cli.main(["validate", str(good), str(bad), str(broken)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bad}:" in out
+    assert "MISSING_TERMINAL_SCREEN" in out
+    assert f"{broken}:4:1: error: INVALID_FLOW_JSON" in out
+    assert cli.main(["validate", "--json", str(broken)]) == 1
     [issue] = json.loads(capsys.readouterr().out)
     assert (issue["line"], issue["column"], issue["error"]) == (4, 1, "INVALID_FLOW_JSON")
+    assert cli.main(["validate", str(tmp_path / "missing.json")]) == 2
 
 
 def test_emulator_command_serves_every_provider(monkeypatch: pytest.MonkeyPatch) -> None:
