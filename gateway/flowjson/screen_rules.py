@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.flowjson import catalogue as cat
-from gateway.flowjson.checker import Checker
+from gateway.flowjson.components import ComponentRules
 from gateway.flowjson.issues import Node
 
 
@@ -29,7 +29,7 @@ def _footers(items: Any) -> int:
     return total
 
 
-class ScreenRules(Checker):
+class ScreenRules(ComponentRules):
     def check_screen_aggregates(self) -> None:
         carousels = 0
         for i, nodes in enumerate(self.nodes):
