@@ -32,6 +32,19 @@ class Checker:
     ) -> None:
         self.issues.append(FlowJSONIssue(error, severity, message, path, rule=rule))
 
+    def check_keys(
+        self, obj: dict[str, Any], keys: tuple[frozenset[str], frozenset[str]], path: str, what: str
+    ) -> None:
+        """F4 unknown keys and F13 missing required keys of one object."""
+        allowed, required = keys
+        for key in obj:
+            if key not in allowed:
+                self.issue(
+                    "F4", "INVALID_PROPERTY_KEY", f"{path}.{key}", f"{what} has no property {key!r}"
+                )
+        for key in sorted(required - obj.keys()):
+            self.issue("F13", "MISSING_REQUIRED_PROPERTY", path, f"{what} needs {key!r}")
+
     def since(self, needed: cat.Version) -> bool:
         return self.version >= needed
 
@@ -129,19 +142,9 @@ class Checker:
     # -- screens ---------------------------------------------------------------------
 
     def check_screens(self) -> None:
-        allowed, required = cat.SCREEN_KEYS
         for i, screen in enumerate(self.screens):
             path = f"screens[{i}]"
-            for key in screen:
-                if key not in allowed:
-                    self.issue(
-                        "F4",
-                        "INVALID_PROPERTY_KEY",
-                        f"{path}.{key}",
-                        f"unknown screen property {key!r}",
-                    )
-            for key in sorted(required - screen.keys()):
-                self.issue("F13", "MISSING_REQUIRED_PROPERTY", path, f"screen needs {key!r}")
+            self.check_keys(screen, cat.SCREEN_KEYS, path, "a screen")
             self._check_screen_id(i, screen.get("id"))
             if isinstance(screen.get("title"), str):
                 self._check_text("screen.title", screen["title"], f"{path}.title")

@@ -242,20 +242,11 @@ class ComponentRules(Checker):
             )
 
     def _check_items(self, ctype: str, items: list[Any], base: str) -> None:
-        allowed, required = cat.ITEM_KEYS
         for j, item in enumerate(items):
             path = f"{base}[{j}]"
             if not isinstance(item, dict):
                 continue
-            for key in item:
-                if key not in allowed:
-                    self.issue(
-                        "F4",
-                        "INVALID_PROPERTY_KEY",
-                        f"{path}.{key}",
-                        f"list item has no property {key!r}",
-                    )
-                elif isinstance(item[key], str) and key in ("title", "description", "metadata"):
+            self.check_keys(item, cat.ITEM_KEYS, path, "a list item")
+            for key in ("title", "description", "metadata"):
+                if isinstance(item.get(key), str):
                     self._check_text(f"item.{key}", item[key], f"{path}.{key}")
-            for key in sorted(required - item.keys()):
-                self.issue("F13", "MISSING_REQUIRED_PROPERTY", path, f"list item needs {key!r}")

@@ -235,21 +235,11 @@ class ScreenRules(ComponentRules):
             self._nav_items(n.path, items)
 
     def _nav_items(self, base: str, items: list[Any]) -> None:
-        allowed, required = cat.NAV_ITEM_KEYS
         for j, item in enumerate(items):
             path = f"{base}.list-items[{j}]"
             if not isinstance(item, dict):
                 continue
-            for key in item:
-                if key not in allowed:
-                    self.issue(
-                        "F4",
-                        "INVALID_PROPERTY_KEY",
-                        f"{path}.{key}",
-                        f"navigation item has no property {key!r}",
-                    )
-            for key in sorted(required - item.keys()):
-                self.issue("F13", "MISSING_REQUIRED_PROPERTY", path, f"item needs {key!r}")
+            self.check_keys(item, cat.NAV_ITEM_KEYS, path, "a navigation item")
             for part in ("main-content", "end"):
                 content = item.get(part)
                 if isinstance(content, dict):
