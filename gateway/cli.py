@@ -41,6 +41,17 @@ def _parser() -> argparse.ArgumentParser:
     em.add_argument("--host", default="127.0.0.1")
     em.add_argument("--port", type=int, default=8580)
 
+    kg = sub.add_parser("keygen", help="create the Flow endpoint's RSA key pair (extra: crypto)")
+    kg.add_argument("--private", type=Path, default=Path("flow-private.pem"))
+    kg.add_argument("--public", type=Path, default=Path("flow-public.pem"))
+    kg.add_argument(
+        "--passphrase-env", metavar="VAR", help="read the passphrase from this variable"
+    )
+    rk = sub.add_parser("register-key", help="register the public key with a sender's provider")
+    rk.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
+    rk.add_argument("--sender", help="default: the default sender")
+    rk.add_argument("--public", type=Path, default=Path("flow-public.pem"))
+
     va = sub.add_parser("validate", help="check Flow JSON files before uploading them")
     va.add_argument("files", nargs="+", type=Path, metavar="FILE")
     va.add_argument("--json", action="store_true", help="issues as JSON")
@@ -193,6 +204,53 @@ def _validate(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    """RSA-2048, private key PKCS#8 encrypted with a passphrase, public key SubjectPublicKeyInfo."""
+    import getpass
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if args.passphrase_env:
+        passphrase = os.environ.get(args.passphrase_env, "")
+    elif sys.stdin.isatty():
+        passphrase = getpass.getpass("passphrase: ")
+        if getpass.getpass("again: ") != passphrase:
+            print("flowgateway: the passphrases differ", file=sys.stderr)
+            return 2
+    else:
+        print("flowgateway: give --passphrase-env VAR (no terminal to ask)", file=sys.stderr)
+        return 2
+    if len(passphrase) < 8:
+        print("flowgateway: the passphrase needs at least 8 characters", file=sys.stderr)
+        return 2
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    fd = os.open(args.private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private)
+    args.public.write_bytes(public)
+    print(f"private key (encrypted, mode 600): {args.private}\npublic key: {args.public}")
+    print("register it: flowgateway register-key --config … --sender … --public", args.public)
+    return 0
+
+
+def _register_key(args: argparse.Namespace) -> int:
+    pem = args.public.read_text(encoding="utf-8")
+    with Gateway.from_config(args.config) as gw:
+        gw.register_public_key(pem, sender=args.sender)
+    print("the business public key was registered")
+    return 0
+
+
 def _inbox_path(args: argparse.Namespace) -> str:
     if args.inbox:
         return str(args.inbox)
@@ -266,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo.run(args.config)
         if args.command == "emulator":
             return _emulator(args)
+        if args.command == "keygen":
+            return _keygen(args)
+        if args.command == "register-key":
+            return _register_key(args)
         if args.command == "validate":
             return _validate(args)
         if args.command == "serve":

@@ -80,6 +80,13 @@ class Gateway(_Base):
             lambda r: s.adapter.parse_create_template_response(r, tpl),
         )
 
+    def register_public_key(self, public_key_pem: str, sender: str | None = None) -> bool:
+        """Register the Flow endpoint's business public key for ``sender``'s number."""
+        s, request = self._core.plan_public_key(public_key_pem, sender)
+        return self._execute(
+            s, "register_public_key", request, s.adapter.parse_register_public_key_response
+        )
+
     def handle_webhook(
         self,
         sender: str,
@@ -184,6 +191,13 @@ class AsyncGateway(_Base):
             "create_template",
             request,
             lambda r: s.adapter.parse_create_template_response(r, tpl),
+        )
+
+    async def register_public_key(self, public_key_pem: str, sender: str | None = None) -> bool:
+        """Register the Flow endpoint's business public key for ``sender``'s number."""
+        s, request = self._core.plan_public_key(public_key_pem, sender)
+        return await self._execute(
+            s, "register_public_key", request, s.adapter.parse_register_public_key_response
         )
 
     async def handle_webhook(

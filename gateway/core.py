@@ -153,6 +153,10 @@ class GatewayCore:
         )
         return sender.tokens.store(token, expires_in)
 
+    def plan_public_key(self, pem: str, sender_name: str | None) -> tuple[Sender, HttpRequest]:
+        sender = self.sender(sender_name)
+        return sender, sender.adapter.build_register_public_key(pem)
+
     def plan_template(
         self, tpl: FlowTemplate, sender_name: str | None
     ) -> tuple[Sender, HttpRequest]:

@@ -32,6 +32,7 @@ TEMPLATE_SEND = "template_send"
 TEMPLATE_CREATE = "template_create"
 FLOW_MANAGEMENT = "flow_management"
 MEDIA_HEADER = "media_header"
+PUBLIC_KEY = "public_key"
 
 
 class AdapterSettings(BaseModel):
@@ -134,6 +135,14 @@ class Adapter(ABC):
     @abstractmethod
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         """Normalized events; unknown content becomes ``UnhandledEvent``."""
+
+    def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
+        """The request that registers the Flow endpoint's business public key."""
+        raise UnsupportedFeature(self.name, PUBLIC_KEY, "register it with the provider")
+
+    def parse_register_public_key_response(self, resp: HttpResponse) -> bool:
+        """True when the provider stored the key; raise the matching ProviderError."""
+        raise UnsupportedFeature(self.name, PUBLIC_KEY)
 
     def verify_challenge(self, params: Mapping[str, str]) -> str:
         """Answer a subscription handshake (Meta's ``hub.challenge``)."""

@@ -35,6 +35,7 @@ from providers.base import (
     FLOW_ID,
     FLOW_NAME,
     MEDIA_HEADER,
+    PUBLIC_KEY,
     TEMPLATE_CREATE,
     TEMPLATE_SEND,
     Adapter,
@@ -97,6 +98,17 @@ class _Dialog360(Adapter):
     def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:
         return self._request("/v1/configs/templates", meta_wire.template_create_body(tpl))
 
+    _public_key_path: ClassVar[str]
+
+    def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
+        """360dialog's ``whatsapp_business_encryption`` (seed 002), body ``public_key``."""
+        return self._request(self._public_key_path, {"public_key": public_key_pem})
+
+    def parse_register_public_key_response(self, resp: HttpResponse) -> bool:
+        if not resp.ok:
+            raise meta_wire.parse_failure(self.name, resp, self._classify)
+        return meta_wire.parse_public_key_success(self.name, resp)
+
     def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
         if not resp.ok:
             raise meta_wire.parse_failure(self.name, resp, self._classify)
@@ -129,10 +141,11 @@ class Dialog360CloudAdapter(_Dialog360):
 
     name = "dialog360_cloud"
     capabilities = frozenset(
-        {FLOW_ID, FLOW_NAME, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, MEDIA_HEADER}
+        {FLOW_ID, FLOW_NAME, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, MEDIA_HEADER, PUBLIC_KEY}
     )
     Settings: ClassVar[type[AdapterSettings]] = Dialog360CloudSettings
     _messages_path = "/messages"
+    _public_key_path = "/whatsapp_business_encryption"
 
     def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
@@ -181,10 +194,11 @@ class Dialog360OnPremAdapter(_Dialog360):
     """360dialog On-Premise API: ``/v1/messages``, no ``messaging_product``, flat webhooks."""
 
     name = "dialog360_onprem"
-    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE})
+    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, PUBLIC_KEY})
     Settings: ClassVar[type[AdapterSettings]] = Dialog360OnPremSettings
     settings: Dialog360OnPremSettings
     _messages_path = "/v1/messages"
+    _public_key_path = "/v1/settings/business/whatsapp_business_encryption"
 
     def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from pydantic import Field, SecretStr
 
@@ -96,6 +97,18 @@ class MetaCloudAdapter(Adapter):
             meta_wire.template_create_body(tpl),
             self._auth(),
         )
+
+    def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
+        """``POST /{phone_number_id}/whatsapp_business_encryption``, form-encoded as in the docs."""
+        url = self._url(self.settings.phone_number_id, "whatsapp_business_encryption")
+        body = urlencode({"business_public_key": public_key_pem}).encode()
+        headers = {**self._auth(), "Content-Type": "application/x-www-form-urlencoded"}
+        return HttpRequest("POST", url, headers, None, body)
+
+    def parse_register_public_key_response(self, resp: HttpResponse) -> bool:
+        if not resp.ok:
+            raise meta_wire.parse_failure(self.name, resp)
+        return meta_wire.parse_public_key_success(self.name, resp)
 
     def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
         if not resp.ok:

@@ -393,6 +393,22 @@ def parse_send_success(provider: str, resp: HttpResponse) -> SendReceipt:
     )
 
 
+def parse_public_key_success(provider: str, resp: HttpResponse) -> bool:
+    """``{"success": true}`` when the business public key was stored."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("success") is True:
+        return True
+    raise ProviderError(
+        f"the public key was not accepted: {resp.text()!r}",
+        provider=provider,
+        status_code=resp.status_code,
+        raw=body,
+    )
+
+
 def parse_template_success(provider: str, resp: HttpResponse, tpl: FlowTemplate) -> TemplateReceipt:
     try:
         body = resp.json()

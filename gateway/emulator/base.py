@@ -112,6 +112,7 @@ class Sim:
         self.sent: dict[str, Sent] = {}
         self.faults: deque[Fault] = deque()
         self.webhook_url: str | None = None
+        self.public_key: str | None = None
         self._ids = itertools.count(1)
 
     def next_id(self, prefix: str) -> str:

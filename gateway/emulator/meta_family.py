@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 
@@ -23,7 +24,10 @@ from gateway.emulator.base import (
 from gateway.emulator.schemas import CloudMessage, OnPremMessage, TemplateCreate
 from gateway.http import HttpResponse
 
-_META_PATH = re.compile(r"^/(v\d+\.\d+)/([^/]+)/(messages|message_templates)$")
+_META_PATH = re.compile(
+    r"^/(v\d+\.\d+)/([^/]+)/(messages|message_templates|whatsapp_business_encryption)$"
+)
+PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
 BUSINESS_NUMBER = "15550001111"
 
 
@@ -78,6 +82,8 @@ class MetaSim(Sim):
         op = self.operation(method, path)
         if op is None:
             return Reply(self.not_found(path))
+        if op == "public_key":
+            return Reply(self.store_public_key(body, headers))
         fault = self.take_fault()
         if op == "template":
             return self.apply_transport_fault(fault, lambda: Reply(self.create_template(body)))
@@ -97,7 +103,26 @@ class MetaSim(Sim):
             return "message"
         if edge == "message_templates" and node == self.secret("waba_id"):
             return "template"
+        if edge == "whatsapp_business_encryption" and node == self.secret("phone_number_id"):
+            return "public_key"
         return None
+
+    def store_public_key(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
+        """Meta takes ``business_public_key`` form-encoded; 360dialog ``public_key`` JSON."""
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            form = dict(parse_qsl(body.decode("utf-8", "replace")))
+            key = form.get("business_public_key", "")
+        else:
+            try:
+                key = str(json.loads(body).get("public_key", ""))
+            except (ValueError, AttributeError):
+                key = ""
+        if not key.strip().startswith(PEM_HEADER):
+            return self.invalid(
+                Invalid("business_public_key", "a PEM public key is required", True)
+            )
+        self.public_key = key
+        return json_response(200, {"success": True})
 
     def not_found(self, path: str) -> HttpResponse:
         return graph_error(400, 100, f"Unsupported post request. Object does not exist: {path}")
@@ -244,6 +269,8 @@ class Dialog360CloudSim(MetaSim):
             return "message"
         if method == "POST" and path == "/v1/configs/templates":
             return "template"
+        if method == "POST" and path == "/whatsapp_business_encryption":
+            return "public_key"
         return None
 
     def not_found(self, path: str) -> HttpResponse:
@@ -294,6 +321,8 @@ class Dialog360OnPremSim(Dialog360CloudSim):
             return "message"
         if method == "POST" and path == "/v1/configs/templates":
             return "template"
+        if method == "POST" and path == "/v1/settings/business/whatsapp_business_encryption":
+            return "public_key"
         return None
 
     def invalid(self, problem: Invalid) -> HttpResponse:

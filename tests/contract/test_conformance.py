@@ -35,7 +35,7 @@ from tests.contract.test_contract import OK_BODIES
 ALL = sorted(PROVIDERS)
 KNOWN_CAPABILITIES = {
     "flow_id", "flow_name", "draft_mode", "template_send", "template_create",
-    "flow_management", "media_header",
+    "flow_management", "media_header", "public_key",
 }  # fmt: skip
 
 MESSAGES: dict[str, FlowMessage] = {

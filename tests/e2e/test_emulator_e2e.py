@@ -207,3 +207,23 @@ def test_control_api_over_http(emulator: EmulatorFixture) -> None:
         assert resp.status_code == 409  # no webhook URL configured yet
         assert client.post("/_emulator/complete", json={"message_id": "nope"}).status_code == 404
         assert client.get("/nowhere/x").status_code == 404
+
+
+PUBLIC_PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\n-----END PUBLIC KEY-----\n"
+
+
+@pytest.mark.parametrize("sender", ["meta", "d360", "d360_onprem"])
+def test_register_public_key(emulator: EmulatorFixture, sender: str) -> None:
+    with emulator.gateway(retry=FAST) as gw:
+        assert gw.register_public_key(PUBLIC_PEM, sender=sender) is True
+        with pytest.raises(InvalidRequest):
+            gw.register_public_key("not a key", sender=sender)
+    assert emulator.emulator.sims[SENDERS[sender]].public_key == PUBLIC_PEM
+
+
+@pytest.mark.parametrize("sender", ["sinch", "onemsg"])
+def test_register_public_key_unsupported(emulator: EmulatorFixture, sender: str) -> None:
+    from gateway import UnsupportedFeature
+
+    with emulator.gateway(retry=FAST) as gw, pytest.raises(UnsupportedFeature, match="public_key"):
+        gw.register_public_key(PUBLIC_PEM, sender=sender)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -181,3 +182,39 @@ def test_help_everywhere(capsys: pytest.CaptureFixture[str]) -> None:
             cli.main([*command, "--help"])
         assert info.value.code == 0
         assert "usage: flowgateway" in capsys.readouterr().out
+
+
+def test_keygen_writes_an_encrypted_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gateway.endpoint import load_private_key
+
+    private, public = tmp_path / "k.pem", tmp_path / "k.pub"
+    monkeypatch.setenv("FLOW_KEY_PASS", "correct horse battery")
+    args = [
+        "keygen",
+        "--private",
+        str(private),
+        "--public",
+        str(public),
+        "--passphrase-env",
+        "FLOW_KEY_PASS",
+    ]
+    assert cli.main(args) == 0
+    assert private.stat().st_mode & 0o777 == 0o600
+    assert private.read_text().startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
+    key = load_private_key(private.read_bytes(), "correct horse battery")
+    assert key.key_size == 2048
+    monkeypatch.setenv("FLOW_KEY_PASS", "short")
+    assert cli.main(args) == 2
+
+
+def test_register_key_through_the_emulator(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pem = "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n"
+    (tmp_path / "pub.pem").write_text(pem)
+    monkeypatch.setenv("FLOWGATEWAY_EMULATOR_URL", emulator.url)
+    args = ["register-key", "--config", str(ROOT / "config/gateway.toml"), "--sender", "d360",
+            "--public", str(tmp_path / "pub.pem")]  # fmt: skip
+    assert cli.main(args) == 0
+    assert emulator.emulator.sims["dialog360_cloud"].public_key == pem

@@ -1,0 +1,38 @@
+"""The encrypted Flow data-exchange endpoint (extra ``crypto``; its ASGI app: ``server``)."""
+
+from gateway.endpoint.crypto import (
+    DecryptionError,
+    EndpointError,
+    MalformedRequest,
+    decrypt_request,
+    encrypt_response,
+    load_private_key,
+)
+from gateway.endpoint.handler import (
+    EndpointResponse,
+    FlowEndpoint,
+    FlowRequest,
+    FlowTokenInvalid,
+    ScreenError,
+    complete,
+    next_screen,
+)
+from gateway.endpoint.media import MediaDecryptionError, decrypt_media
+
+__all__ = [
+    "DecryptionError",
+    "EndpointError",
+    "EndpointResponse",
+    "FlowEndpoint",
+    "FlowRequest",
+    "FlowTokenInvalid",
+    "MalformedRequest",
+    "MediaDecryptionError",
+    "ScreenError",
+    "complete",
+    "decrypt_media",
+    "decrypt_request",
+    "encrypt_response",
+    "load_private_key",
+    "next_screen",
+]

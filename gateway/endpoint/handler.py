@@ -1,0 +1,334 @@
+"""``FlowEndpoint``: the data-exchange endpoint, framework-free.
+
+Give it the raw body and headers, get back ``EndpointResponse(status, body, content_type)``.
+It verifies ``X-Hub-Signature-256`` (432), decrypts (421 when it cannot, 400 for malformed
+bodies), answers health checks and error notifications itself, and routes INIT, BACK and
+data_exchange to handlers registered per screen. Handlers may be sync or async; they
+return the next screen, :func:`complete`, or raise :class:`FlowTokenInvalid` (427) or
+:class:`ScreenError` (an error message on the screen). Bad input never yields a 500.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from gateway.endpoint.crypto import (
+    DecryptionError,
+    MalformedRequest,
+    PrivateKeys,
+    decrypt_request,
+    encrypt_response,
+)
+from gateway.errors import SignatureError
+from gateway.log import get_logger
+from providers.base import check_hub_signature
+
+Handler = Callable[["FlowRequest"], Any]
+H = TypeVar("H", bound=Handler)
+ACTIONS = ("INIT", "BACK", "data_exchange", "navigate")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRequest:
+    """A decrypted request from the WhatsApp client."""
+
+    action: str
+    screen: str | None
+    data: dict[str, Any]
+    flow_token: str | None
+    version: str | None
+    flow_token_signature: str | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointResponse:
+    """What to send back: status, body (base64 text when encrypted) and content type."""
+
+    status: int
+    body: str
+    content_type: str = "text/plain"
+
+
+class FlowTokenInvalid(Exception):
+    """Raise from a handler: the flow token is invalid or expired (HTTP 427)."""
+
+    def __init__(self, message: str = "This form is no longer available.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ScreenError(Exception):
+    """Raise from a handler: show ``message`` on a screen (default: the current one)."""
+
+    def __init__(
+        self, message: str, *, screen: str | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message, self.screen, self.data = message, screen, data or {}
+
+
+def next_screen(screen: str, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The response that shows ``screen`` with ``data``."""
+    return {"screen": screen, "data": dict(data or {})}
+
+
+def complete(flow_token: str | None, **params: Any) -> dict[str, Any]:
+    """The response that closes the Flow; ``params`` reach the completion webhook."""
+    response_params = {"flow_token": flow_token, **params} if flow_token else dict(params)
+    return {
+        "screen": "SUCCESS",
+        "data": {"extension_message_response": {"params": response_params}},
+    }
+
+
+@dataclass
+class _Pending:
+    request: FlowRequest
+    handler: Handler
+    aes_key: bytes
+    iv: bytes
+    plaintext: bool
+    acknowledge: bool = False  # an error notification: answer with an acknowledgement
+
+
+class FlowEndpoint:
+    """Decrypts, routes and encrypts WhatsApp Flow data-exchange requests."""
+
+    def __init__(
+        self,
+        private_key: PrivateKeys,
+        *,
+        app_secrets: Sequence[str] = (),
+        accept_plaintext: bool = False,
+        echo_version: bool = True,
+        encrypt_427: bool = False,
+        token_validator: Callable[[str | None], bool] | None = None,
+    ) -> None:
+        """``private_key``: one key, or several during a rotation (each is tried).
+        ``app_secrets``: verify ``X-Hub-Signature-256`` (and ``flow_token_signature``)
+        against any of them; empty skips the check (BSP-owned apps may not share it).
+        ``accept_plaintext``: also take the unencrypted JSON some BSPs forward.
+        ``encrypt_427``: send the 427 body encrypted (Meta's sample) instead of plain JSON.
+        """
+        self.private_key = private_key
+        self.app_secrets = tuple(app_secrets)
+        self.accept_plaintext = accept_plaintext
+        self.echo_version = echo_version
+        self.encrypt_427 = encrypt_427
+        self.token_validator = token_validator
+        self._routes: dict[tuple[str, str | None], Handler] = {}
+        self._on_error: Handler | None = None
+        self.log = get_logger(component="flow_endpoint")
+
+    # -- registration ------------------------------------------------------------------
+
+    def on(self, action: str, screen: str | None = None) -> Callable[[H], H]:
+        """Register a handler for ``action`` (INIT, BACK, data_exchange) on ``screen``
+        (None: any screen without its own handler)."""
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(ACTIONS)}")
+
+        def register(func: H) -> H:
+            self._routes[(action, screen)] = func
+            return func
+
+        return register
+
+    def on_init(self, func: H) -> H:
+        return self.on("INIT")(func)
+
+    def on_back(self, screen: str | None = None) -> Callable[[H], H]:
+        return self.on("BACK", screen)
+
+    def on_data_exchange(self, screen: str | None = None) -> Callable[[H], H]:
+        return self.on("data_exchange", screen)
+
+    def on_error(self, func: H) -> H:
+        """Called with error notifications (the client reports a bad previous response)."""
+        self._on_error = func
+        return func
+
+    # -- handling ----------------------------------------------------------------------
+
+    def handle(self, body: bytes, headers: Mapping[str, str]) -> EndpointResponse:
+        """Handle one request with sync handlers."""
+        step = self._prepare(body, headers)
+        if isinstance(step, EndpointResponse):
+            return step
+        try:
+            result = step.handler(step.request)
+            if inspect.iscoroutine(result):
+                result.close()
+                raise TypeError("async handler: use handle_async")
+        except Exception as exc:
+            return self._failed(step, exc)
+        return self._finish(step, result)
+
+    async def handle_async(self, body: bytes, headers: Mapping[str, str]) -> EndpointResponse:
+        """Handle one request; handlers may be sync or async."""
+        step = self._prepare(body, headers)
+        if isinstance(step, EndpointResponse):
+            return step
+        try:
+            result = step.handler(step.request)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            return self._failed(step, exc)
+        return self._finish(step, result)
+
+    def _prepare(self, body: bytes, headers: Mapping[str, str]) -> EndpointResponse | _Pending:
+        if self.app_secrets and not self._signed(body, headers):
+            self.log.warning("endpoint.signature_invalid")
+            return EndpointResponse(432, "")
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            return self._bad("the body is not JSON")
+        if not isinstance(envelope, dict):
+            return self._bad("the body must be a JSON object")
+        plaintext = "encrypted_flow_data" not in envelope and self.accept_plaintext
+        try:
+            if plaintext:
+                payload, aes_key, iv = envelope, b"", b""
+            else:
+                payload, aes_key, iv = decrypt_request(envelope, self.private_key)
+        except DecryptionError as exc:
+            self.log.warning("endpoint.undecryptable", reason=str(exc))
+            return EndpointResponse(421, "")
+        except MalformedRequest as exc:
+            return self._bad(str(exc))
+        request = _request(payload)
+        if request is None:
+            return self._bad("the payload has no action")
+        pending = _Pending(request, _noop, aes_key, iv, plaintext)
+        if request.action == "ping":
+            return self._reply(pending, {"data": {"status": "active"}}, echo=False)
+        if "error" in request.data or "error_key" in request.data:
+            return self._error_notification(pending)
+        denied = self._check_token(pending)
+        if denied is not None:
+            return denied
+        handler = self._routes.get((request.action, request.screen)) or self._routes.get(
+            (request.action, None)
+        )
+        if handler is None:
+            return self._bad(f"no handler for {request.action} on screen {request.screen!r}")
+        pending.handler = handler
+        return pending
+
+    def _signed(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        for secret in self.app_secrets:
+            try:
+                check_hub_signature(body, headers, secret)
+                return True
+            except SignatureError:
+                continue  # try the next secret (rotation)
+        return False
+
+    def _check_token(self, pending: _Pending) -> EndpointResponse | None:
+        req = pending.request
+        if req.flow_token_signature and self.app_secrets and not self._token_signed(req):
+            return self._token_invalid(pending, "flow_token_signature does not verify")
+        if self.token_validator is not None and not self.token_validator(req.flow_token):
+            return self._token_invalid(pending, "This form is no longer available.")
+        return None
+
+    def _token_signed(self, req: FlowRequest) -> bool:
+        """Data API 4.0: a JWT (HS256, app secret) whose claims carry the flow token."""
+        import jwt
+
+        for secret in self.app_secrets:
+            try:
+                with warnings.catch_warnings():  # short test secrets: verify all the same
+                    warnings.simplefilter("ignore", jwt.warnings.InsecureKeyLengthWarning)
+                    claims = jwt.decode(
+                    req.flow_token_signature or "", secret, algorithms=["HS256"],
+                        options={"verify_aud": False, "verify_iss": False},
+                    )  # fmt: skip
+            except jwt.PyJWTError:
+                continue
+            # Meta does not name the claim: accept the token under any claim.
+            return req.flow_token is not None and req.flow_token in claims.values()
+        return False
+
+    def _error_notification(self, pending: _Pending) -> _Pending:
+        req = pending.request
+        self.log.warning(
+            "endpoint.error_notification",
+            error=req.data.get("error") or req.data.get("error_key"),
+            screen=req.screen,
+        )
+        pending.handler = self._on_error or _noop
+        pending.acknowledge = True
+        return pending
+
+    def _finish(self, pending: _Pending, result: Any) -> EndpointResponse:
+        if pending.acknowledge:
+            return self._reply(pending, {"data": {"acknowledged": True}}, echo=False)
+        if not isinstance(result, dict):
+            self.log.error("endpoint.handler_result", type=type(result).__name__)
+            return EndpointResponse(500, "")
+        return self._reply(pending, result)
+
+    def _failed(self, pending: _Pending, exc: Exception) -> EndpointResponse:
+        req = pending.request
+        if pending.acknowledge:  # the notification is acknowledged whatever the handler did
+            self.log.error("endpoint.error_handler_failed", error=type(exc).__name__)
+            return self._finish(pending, None)
+        if isinstance(exc, FlowTokenInvalid):
+            return self._token_invalid(pending, exc.message)
+        if isinstance(exc, ScreenError):
+            data = {**exc.data, "error_message": exc.message}
+            return self._reply(pending, {"screen": exc.screen or req.screen, "data": data})
+        self.log.error("endpoint.handler_failed", action=req.action, screen=req.screen,
+                       error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+        return EndpointResponse(500, "")
+
+    def _token_invalid(self, pending: _Pending, message: str) -> EndpointResponse:
+        body = {"error_msg": message}
+        if self.encrypt_427 and not pending.plaintext:
+            return EndpointResponse(427, encrypt_response(body, pending.aes_key, pending.iv))
+        return EndpointResponse(427, json.dumps(body), "application/json")
+
+    def _reply(
+        self, pending: _Pending, payload: dict[str, Any], *, echo: bool = True
+    ) -> EndpointResponse:
+        version = pending.request.version
+        if echo and self.echo_version and version and "version" not in payload:
+            payload = {"version": version, **payload}
+        if pending.plaintext:
+            return EndpointResponse(200, json.dumps(payload), "application/json")
+        return EndpointResponse(200, encrypt_response(payload, pending.aes_key, pending.iv))
+
+    def _bad(self, message: str) -> EndpointResponse:
+        self.log.warning("endpoint.bad_request", reason=message)
+        return EndpointResponse(400, json.dumps({"error": message}), "application/json")
+
+
+def _noop(request: FlowRequest) -> None:
+    return None
+
+
+def _request(payload: dict[str, Any]) -> FlowRequest | None:
+    action = payload.get("action")
+    if not isinstance(action, str) or not action:
+        return None
+    data = payload.get("data")
+    screen = payload.get("screen")
+    token, signature = payload.get("flow_token"), payload.get("flow_token_signature")
+    return FlowRequest(
+        action=action,
+        screen=screen if isinstance(screen, str) and screen else None,
+        data=data if isinstance(data, dict) else {},
+        flow_token=token if isinstance(token, str) else None,
+        version=str(payload["version"]) if payload.get("version") is not None else None,
+        flow_token_signature=signature if isinstance(signature, str) else None,
+        raw=payload,
+    )
