@@ -21,7 +21,12 @@ from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.retry import RetryPolicy
-from gateway.transport import AsyncHttpxTransport, AsyncTransport, HttpxTransport, Transport
+from gateway.transport import (
+    AsyncTransport,
+    HttpxTransport,
+    Transport,
+    default_async_transport,
+)
 from providers.base import Adapter
 
 
@@ -162,7 +167,7 @@ class AsyncGateway(_Base):
         retry: RetryPolicy | None = None,
     ) -> None:
         self._core = _make_core(core, retry)
-        self._transport: AsyncTransport = transport or AsyncHttpxTransport()
+        self._transport: AsyncTransport = transport or default_async_transport()
 
     @classmethod
     def from_config(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from gateway.errors import ProviderError
@@ -20,6 +21,7 @@ from gateway.events import (
     InboundEvent,
     MessageStatus,
     UnhandledEvent,
+    fast_constructor,
 )
 from providers.base import (
     decode_response_json,
@@ -37,6 +39,7 @@ _STATUSES: Mapping[str, DeliveryStatus] = {
     "read": "read",
     "failed": "failed",
 }
+_new_status = fast_constructor(MessageStatus)
 _VALUE_KNOWN_KEYS = frozenset(
     {"messaging_product", "metadata", "contacts", "messages", "statuses", "errors"}
 )
@@ -77,11 +80,9 @@ class MetaInbound:
                 mpath = f"{prefix}messages[{k}]"
                 events.append(self._message(expect_dict(m, mpath), mpath))
         if "statuses" in value:
-            # The hot path (status floods): paths are only formatted when something is wrong.
-            for k, s in enumerate(expect_list(value["statuses"], f"{prefix}statuses")):
-                if type(s) is not dict:
-                    expect_dict(s, f"{prefix}statuses[{k}]")
-                events.append(self._status(s, prefix, k))
+            events.extend(
+                self._statuses(expect_list(value["statuses"], f"{prefix}statuses"), prefix)
+            )
         if "errors" in value:
             items = expect_list(value["errors"], f"{prefix}errors")
             errors = tuple(self.error_detail(e) for e in items)
@@ -153,22 +154,34 @@ class MetaInbound:
             reply_to=opt_str(context.get("id")) if isinstance(context, dict) else None,
         )
 
-    def _status(self, s: dict[str, Any], prefix: str, k: int) -> InboundEvent:
-        raw_status = s.get("status")
-        status = _STATUSES.get(raw_status) if type(raw_status) is str else None
-        if status is None:
-            return UnhandledEvent(provider=self.provider, kind=f"status:{raw_status}", raw=s)
-        message_id = s.get("id")
-        if type(message_id) is not str or not message_id:
-            message_id = expect_str(message_id, f"{prefix}statuses[{k}].id")
-        recipient = s.get("recipient_id")
-        errors = s.get("errors")
-        return MessageStatus(
-            provider=self.provider,
-            message_id=message_id,
-            recipient=recipient if type(recipient) is str else opt_str(recipient),
-            status=status,
-            errors=tuple(self.error_detail(e) for e in errors) if isinstance(errors, list) else (),
-            timestamp=unix_time(s.get("timestamp")),
-            raw=s,
-        )
+    def _statuses(self, items: list[Any], prefix: str) -> list[InboundEvent]:
+        """The hot path (status floods): one tight loop, names bound locally, paths only
+        formatted when something is wrong, and a batch's shared timestamps parsed once."""
+        out: list[InboundEvent] = []
+        append, provider, lookup = out.append, self.provider, _STATUSES.get
+        times: dict[Any, datetime | None] = {}
+        for k, s in enumerate(items):
+            if type(s) is not dict:
+                expect_dict(s, f"{prefix}statuses[{k}]")
+            raw_status = s.get("status")
+            status = lookup(raw_status) if type(raw_status) is str else None
+            if status is None:
+                append(UnhandledEvent(provider=provider, kind=f"status:{raw_status}", raw=s))
+                continue
+            message_id = s.get("id")
+            if type(message_id) is not str or not message_id:
+                message_id = expect_str(message_id, f"{prefix}statuses[{k}].id")
+            recipient = s.get("recipient_id")
+            if type(recipient) is not str:
+                recipient = opt_str(recipient)
+            errors = s.get("errors")
+            stamp = s.get("timestamp")
+            try:
+                when = times[stamp]
+            except KeyError:
+                when = times[stamp] = unix_time(stamp)
+            except TypeError:  # unhashable: not a timestamp at all
+                when = None
+            details = tuple(map(self.error_detail, errors)) if type(errors) is list else ()
+            append(_new_status(provider, message_id, recipient, status, details, when, s))
+        return out

@@ -18,6 +18,7 @@ import respx
 from gateway import AsyncGateway, Gateway, RetryPolicy, RetrySettings
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.model import FlowMessage, FlowTemplate
+from gateway.transport import AsyncHttpxTransport
 
 CONTRACT = Path(__file__).parent / "contract"
 
@@ -169,7 +170,7 @@ class Driver:
         policy = RetryPolicy(retry, sleep=self.sleeps.sync, async_sleep=self.sleeps.async_)
         self._loop = asyncio.new_event_loop() if kind == "async" else None
         self.gw: Gateway | AsyncGateway = (
-            AsyncGateway(senders, retry=policy)
+            AsyncGateway(senders, retry=policy, transport=AsyncHttpxTransport())  # respx: httpx
             if kind == "async"
             else Gateway(senders, retry=policy)
         )

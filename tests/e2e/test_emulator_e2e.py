@@ -227,3 +227,51 @@ def test_register_public_key_unsupported(emulator: EmulatorFixture, sender: str)
 
     with emulator.gateway(retry=FAST) as gw, pytest.raises(UnsupportedFeature, match="public_key"):
         gw.register_public_key(PUBLIC_PEM, sender=sender)
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [("slow", OutcomeUnknown), ("drop", OutcomeUnknown), ("rate_limit", None), (None, None)],
+)
+def test_aiohttp_transport_maps_failures_like_httpx(
+    emulator: EmulatorFixture, fault: str | None, expected: type | None
+) -> None:
+    from gateway.transport_aiohttp import AiohttpTransport
+
+    if fault:
+        emulator.inject("meta_cloud", fault, delay=0.6)
+
+    async def go() -> str | None:
+        transport = AiohttpTransport(timeout=0.2)
+        async with emulator.async_gateway(retry=FAST, transport=transport) as gw:
+            return (await gw.send(INTERACTIVE.model_copy(update={"sender": "meta"}))).message_id
+
+    if expected is None:
+        assert asyncio.run(go()) is not None
+    else:
+        with pytest.raises(expected):
+            asyncio.run(go())
+
+
+def test_aiohttp_transport_refused_connection_is_retryable() -> None:
+    from gateway import ProviderUnavailable
+    from gateway.transport_aiohttp import AiohttpTransport
+
+    async def go() -> None:
+        transport = AiohttpTransport(connect_timeout=1)
+        try:
+            await transport.send(HttpRequest("POST", "http://127.0.0.1:9/x?token=s3cret"))
+        finally:
+            await transport.aclose()
+
+    with pytest.raises(ProviderUnavailable) as info:
+        asyncio.run(go())
+    assert info.value.retryable
+    assert "s3cret" not in str(info.value)
+
+
+def test_async_gateway_prefers_aiohttp_when_installed() -> None:
+    from gateway.transport import default_async_transport
+    from gateway.transport_aiohttp import AiohttpTransport
+
+    assert isinstance(default_async_transport(), AiohttpTransport)

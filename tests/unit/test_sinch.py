@@ -15,6 +15,7 @@ import respx
 from gateway import AsyncGateway, AuthenticationError, FlowMessage, Gateway, SignatureError
 from gateway.events import UnhandledEvent
 from gateway.http import HttpRequest, HttpResponse
+from gateway.transport import AsyncHttpxTransport
 from providers import get_adapter
 from providers.sinch import SinchAdapter
 from tests.conftest import CONTRACT, PROVIDERS, SINCH_AUTH_URL, sinch_headers
@@ -136,7 +137,7 @@ def test_expired_401_refreshes_once_and_resends(kind: str) -> None:
         else:
 
             async def go() -> Any:
-                async with AsyncGateway({"s": _adapter()}) as agw:
+                async with AsyncGateway({"s": _adapter()}, transport=AsyncHttpxTransport()) as agw:
                     return await agw.send(MSG)
 
             receipt = asyncio.run(go())
