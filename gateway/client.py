@@ -110,16 +110,27 @@ class Gateway(_Base):
         return self._core.verify_challenge(sender, params)
 
     def _execute(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T]) -> T:
-        for attempt in self._core.retry.retrying():
+        policy = self._core.retry
+        try:
+            return self._attempt(sender, op, request, parse, 1)
+        except ProviderError as exc:
+            if not policy.retries_after(exc):
+                raise
+            policy.pause(exc)
+        for attempt in policy.retrying(after=1):
             with attempt:
-                n, started = attempt.retry_state.attempt_number, time.perf_counter()
-                outcome: HttpResponse | ProviderError
-                try:
-                    outcome = self._send_once(sender, request)
-                except ProviderError as exc:
-                    outcome = exc
-                return self._core.conclude(sender, op, n, started, outcome, parse)
+                n = attempt.retry_state.attempt_number + 1
+                return self._attempt(sender, op, request, parse, n)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    def _attempt(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T], n: int) -> T:
+        started = time.perf_counter()
+        outcome: HttpResponse | ProviderError
+        try:
+            outcome = self._send_once(sender, request)
+        except ProviderError as exc:
+            outcome = exc
+        return self._core.conclude(sender, op, n, started, outcome, parse)
 
     def _send_once(self, sender: Sender, request: HttpRequest) -> HttpResponse:
         cache = sender.tokens
@@ -223,16 +234,29 @@ class AsyncGateway(_Base):
         return self._core.verify_challenge(sender, params)
 
     async def _execute(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T]) -> T:
-        async for attempt in self._core.retry.async_retrying():
+        policy = self._core.retry
+        try:
+            return await self._attempt(sender, op, request, parse, 1)
+        except ProviderError as exc:
+            if not policy.retries_after(exc):
+                raise
+            await policy.async_pause(exc)
+        async for attempt in policy.async_retrying(after=1):
             with attempt:
-                n, started = attempt.retry_state.attempt_number, time.perf_counter()
-                outcome: HttpResponse | ProviderError
-                try:
-                    outcome = await self._send_once(sender, request)
-                except ProviderError as exc:
-                    outcome = exc
-                return self._core.conclude(sender, op, n, started, outcome, parse)
+                n = attempt.retry_state.attempt_number + 1
+                return await self._attempt(sender, op, request, parse, n)
         raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+
+    async def _attempt(
+        self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T], n: int
+    ) -> T:
+        started = time.perf_counter()
+        outcome: HttpResponse | ProviderError
+        try:
+            outcome = await self._send_once(sender, request)
+        except ProviderError as exc:
+            outcome = exc
+        return self._core.conclude(sender, op, n, started, outcome, parse)
 
     async def _send_once(self, sender: Sender, request: HttpRequest) -> HttpResponse:
         cache = sender.tokens

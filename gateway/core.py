@@ -5,9 +5,10 @@ tokens, logging, and webhook verification and parsing.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TypeVar
 
 from gateway.auth import TokenCache
@@ -15,7 +16,7 @@ from gateway.config import GatewayConfig, RouteConfig
 from gateway.errors import ConfigError, GatewayError, ProviderError
 from gateway.events import InboundEvent, SendReceipt
 from gateway.http import HttpRequest, HttpResponse
-from gateway.log import get_logger
+from gateway.log import enabled, get_logger
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.redact import secrets
 from gateway.retry import RetryPolicy
@@ -23,6 +24,7 @@ from providers import adapter_class
 from providers.base import Adapter
 
 T = TypeVar("T")
+_set_sender = vars(SendReceipt)["sender"].__set__  # the slot descriptor
 Parse = Callable[[HttpResponse], T]
 
 
@@ -123,7 +125,9 @@ class GatewayCore:
         """The adapter's response parser, stamping the sender's name on the receipt."""
 
         def parse(resp: HttpResponse) -> SendReceipt:
-            return replace(sender.adapter.parse_send_response(resp), sender=sender.name)
+            receipt = sender.adapter.parse_send_response(resp)
+            _set_sender(receipt, sender.name)  # fresh and not yet shared: fill the slot
+            return receipt
 
         return parse
 
@@ -196,6 +200,8 @@ class GatewayCore:
                 reason=exc.message,
             )
             raise
+        if not enabled(logging.INFO):  # the hot path: no event to build
+            return result
         self.log.info(
             f"{op}.ok",
             sender=sender.name,

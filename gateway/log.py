@@ -56,6 +56,11 @@ _logger: structlog.stdlib.BoundLogger = structlog.wrap_logger(
 )
 
 
+def enabled(level: int) -> bool:
+    """Whether ``level`` would be emitted: lets hot paths skip building an event at all."""
+    return _stdlib.isEnabledFor(level)
+
+
 def get_logger(**context: Any) -> structlog.stdlib.BoundLogger:
     """The library's logger, optionally bound to ``context``."""
     return _logger.bind(**context) if context else _logger

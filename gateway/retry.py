@@ -64,9 +64,12 @@ class RetryPolicy:
         ceiling = min(s.max_backoff, s.initial_backoff * s.multiplier ** (attempt - 1))
         return self._rng.uniform(0, ceiling)
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return self.delay(exc, state.attempt_number)
+    def _waiter(self, after: int) -> Any:
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            return self.delay(exc, state.attempt_number + after)
+
+        return wait
 
     def _retry(self, state: RetryCallState) -> bool:
         if state.outcome is None or not state.outcome.failed:
@@ -74,16 +77,31 @@ class RetryPolicy:
         exc = state.outcome.exception()
         return exc is not None and self.should_retry(exc)
 
-    def _kwargs(self) -> dict[str, Any]:
+    def _kwargs(self, after: int) -> dict[str, Any]:
         return {
             "retry": self._retry,
-            "wait": self._wait,
-            "stop": stop_after_attempt(self.settings.max_attempts),
+            "wait": self._waiter(after),
+            "stop": stop_after_attempt(self.settings.max_attempts - after),
             "reraise": True,
         }
 
-    def retrying(self) -> Retrying:
-        return Retrying(sleep=self._sleep, **self._kwargs())
+    # The first attempt runs without tenacity (it succeeds almost always, and building a
+    # retry controller per send costs more than the send's own work); after a retryable
+    # failure the gateway pauses, then tenacity runs the remaining attempts.
 
-    def async_retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(sleep=self._async_sleep, **self._kwargs())
+    def retries_after(self, exc: ProviderError) -> bool:
+        """Whether a failed first attempt is followed by tenacity's retries."""
+        return self.should_retry(exc) and self.settings.max_attempts > 1
+
+    def pause(self, exc: ProviderError) -> None:
+        self._sleep(self.delay(exc, 1))
+
+    async def async_pause(self, exc: ProviderError) -> None:
+        await self._async_sleep(self.delay(exc, 1))
+
+    def retrying(self, after: int = 0) -> Retrying:
+        """Attempts ``after + 1`` … ``max_attempts``."""
+        return Retrying(sleep=self._sleep, **self._kwargs(after))
+
+    def async_retrying(self, after: int = 0) -> AsyncRetrying:
+        return AsyncRetrying(sleep=self._async_sleep, **self._kwargs(after))

@@ -50,7 +50,7 @@ class AiohttpTransport:
                 request.method,
                 request.url,
                 data=request.content or None,
-                headers=dict(request.headers),
+                headers=request.headers,
                 allow_redirects=False,
             ) as resp:
                 content = await resp.read()
