@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Generic, Self, TypeVar
 
 from gateway.auth import TokenCache
 from gateway.config import GatewayConfig, load_config
@@ -29,9 +29,38 @@ from gateway.transport import (
 )
 from providers.base import Adapter
 
+TransportT = TypeVar("TransportT", Transport, AsyncTransport)
 
-class _Base:
-    _core: GatewayCore
+
+class _Base(Generic[TransportT]):
+    """What the twins share: construction, config loading, the IO-free helpers."""
+
+    def __init__(
+        self,
+        core: GatewayCore | GatewayConfig | Mapping[str, Adapter],
+        *,
+        transport: TransportT | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._core = _make_core(core, retry)
+        self._transport: TransportT = (
+            transport if transport is not None else self._default_transport()
+        )
+
+    def _default_transport(self) -> TransportT:
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path,
+        *,
+        transport: TransportT | None = None,
+        retry: RetryPolicy | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Self:
+        """A gateway for the senders and routes of a TOML config file."""
+        return cls(load_config(path, env), transport=transport, retry=retry)
 
     def build_send(self, msg: FlowMessage) -> HttpRequest:
         """The exact request ``send`` would make (for dry runs), without sending it."""
@@ -45,30 +74,11 @@ class _Base:
         return f"{type(self).__name__}({self._core!r})"
 
 
-class Gateway(_Base):
+class Gateway(_Base[Transport]):
     """Synchronous gateway: send Flows, create templates, take webhooks."""
 
-    def __init__(
-        self,
-        core: GatewayCore | GatewayConfig | Mapping[str, Adapter],
-        *,
-        transport: Transport | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self._core = _make_core(core, retry)
-        self._transport: Transport = transport or HttpxTransport()
-
-    @classmethod
-    def from_config(
-        cls,
-        path: str | Path,
-        *,
-        transport: Transport | None = None,
-        retry: RetryPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Self:
-        """A gateway for the senders and routes of a TOML config file."""
-        return cls(load_config(path, env), transport=transport, retry=retry)
+    def _default_transport(self) -> Transport:
+        return HttpxTransport()
 
     def send(self, msg: FlowMessage) -> SendReceipt:
         """Send ``msg`` through its sender (explicit, routed, or the default)."""
@@ -167,30 +177,11 @@ class Gateway(_Base):
         self.close()
 
 
-class AsyncGateway(_Base):
+class AsyncGateway(_Base[AsyncTransport]):
     """Asynchronous twin of :class:`Gateway` with the same methods, awaitable."""
 
-    def __init__(
-        self,
-        core: GatewayCore | GatewayConfig | Mapping[str, Adapter],
-        *,
-        transport: AsyncTransport | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self._core = _make_core(core, retry)
-        self._transport: AsyncTransport = transport or default_async_transport()
-
-    @classmethod
-    def from_config(
-        cls,
-        path: str | Path,
-        *,
-        transport: AsyncTransport | None = None,
-        retry: RetryPolicy | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> Self:
-        """A gateway for the senders and routes of a TOML config file."""
-        return cls(load_config(path, env), transport=transport, retry=retry)
+    def _default_transport(self) -> AsyncTransport:
+        return default_async_transport()
 
     async def send(self, msg: FlowMessage) -> SendReceipt:
         """Send ``msg`` through its sender (explicit, routed, or the default)."""
