@@ -19,7 +19,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from gateway.config import GatewayConfig
-from gateway.emulator.base import FAULTS, Fault, Reply, Sent, Sim, WebhookCall, json_response
+from gateway.emulator.base import (
+    FAULTS,
+    Fault,
+    Reply,
+    Sent,
+    Sim,
+    SimRequest,
+    WebhookCall,
+    json_response,
+)
 from gateway.emulator.meta_family import Dialog360CloudSim, Dialog360OnPremSim, MetaSim
 from gateway.emulator.others import OneMsgSim, SinchSim
 from gateway.errors import ConfigError, OutcomeUnknown
@@ -65,7 +74,9 @@ class Emulator:
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = dict(parse_qsl(parts.query))
         with self._lock:
-            return sim.handle(request.method, "/" + rest, query, headers, request.content)
+            return sim.handle(
+                SimRequest(request.method, "/" + rest, query, headers, request.content)
+            )
 
     def respond(self, request: HttpRequest) -> HttpResponse:
         """:meth:`handle` for in-process transports: delays sleep, drops raise."""

@@ -43,6 +43,17 @@ class Reply:
     drop: bool = False
 
 
+@dataclass(frozen=True)
+class SimRequest:
+    """A request as a simulated provider sees it: path below its prefix, headers lower-cased."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+
+
 @dataclass
 class Sent:
     """A message a simulated provider accepted."""
@@ -127,14 +138,7 @@ class Sim:
 
     # Implemented per provider ------------------------------------------------------
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Reply:
+    def handle(self, req: SimRequest) -> Reply:
         """Answer one request whose path is relative to this provider's prefix."""
         raise NotImplementedError
 

@@ -17,6 +17,7 @@ from gateway.emulator.base import (
     Reply,
     Sent,
     Sim,
+    SimRequest,
     WebhookCall,
     json_response,
     parse,
@@ -68,14 +69,8 @@ class MetaSim(Sim):
 
     # -- requests --------------------------------------------------------------------
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Reply:
+    def handle(self, req: SimRequest) -> Reply:
+        method, path, headers, body = req.method, req.path, req.headers, req.body
         denied = self.authenticate(headers)
         if denied is not None:
             return Reply(denied)

@@ -21,6 +21,7 @@ from gateway.emulator.base import (
     Reply,
     Sent,
     Sim,
+    SimRequest,
     WebhookCall,
     json_response,
     parse,
@@ -60,14 +61,8 @@ class SinchSim(Sim):
         pair = f"{self.secret('key_id')}:{self.secret('key_secret')}"
         return header == "Basic " + base64.b64encode(pair.encode()).decode()
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Reply:
+    def handle(self, req: SimRequest) -> Reply:
+        method, path, headers, body = req.method, req.path, req.headers, req.body
         auth = headers.get("authorization")
         if method == "POST" and path == "/oauth2/token":
             return Reply(self._token(auth, headers, body))
@@ -217,14 +212,8 @@ class OneMsgSim(Sim):
 
     name = "onemsg"
 
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-    ) -> Reply:
+    def handle(self, req: SimRequest) -> Reply:
+        method, path, query, body = req.method, req.path, req.query, req.body
         parts = path.strip("/").split("/")
         if method != "POST" or len(parts) != 2 or parts[0] != self.secret("instance_id"):
             return Reply(json_response(404, {"error": "Instance not found"}))
