@@ -7,7 +7,6 @@ that entry point (WebhookPayloadError for callbacks, ProviderError for responses
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -18,35 +17,15 @@ from gateway import ProviderError, WebhookPayloadError
 from gateway.http import HttpResponse
 from providers import get_adapter
 from tests.conftest import CONTRACT, PROVIDERS
+from tests.junk import paths, replaced
 
 JUNK = (None, 7, -1.5, "x", "", [], {}, True, [None], {"id": None})
 
 
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*path, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*path, i))
-
-
-def _replaced(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
-    if not path:
-        return value
-    doc = copy.deepcopy(doc)
-    target = doc
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = value
-    return doc
-
-
 def _variants(doc: Any) -> Iterator[bytes]:
-    for path in _paths(doc):
+    for path in paths(doc):
         for junk in JUNK:
-            yield json.dumps(_replaced(doc, path, junk)).encode()
+            yield json.dumps(replaced(doc, path, junk)).encode()
 
 
 def _bodies(kind: str) -> list[Any]:

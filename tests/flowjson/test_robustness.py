@@ -2,44 +2,27 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from gateway.flowjson import validate_flow_json
+from tests.junk import paths, replaced
 
 VALID = sorted((Path(__file__).parent / "valid").glob("*.json"))
 JUNK = (None, 0, -1, 1.5, "", " ", "x", "${data.}", "`", [], {}, True, [None], {"type": None})
-
-
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*path, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*path, i))
 
 
 @pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
 def test_junk_anywhere_gives_issues_not_exceptions(path: Path) -> None:
     flow = json.loads(path.read_text())["flow"]
     tried = 0
-    for where in _paths(flow):
+    for where in paths(flow):
         if not where:
             continue
         for junk in JUNK:
-            doc = copy.deepcopy(flow)
-            target = doc
-            for step in where[:-1]:
-                target = target[step]
-            target[where[-1]] = junk
-            issues = validate_flow_json(doc)
+            issues = validate_flow_json(replaced(flow, where, junk))
             assert all(i.error and i.path is not None for i in issues)
             tried += 1
     assert tried > 100
