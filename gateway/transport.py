@@ -43,14 +43,20 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
-def _failure(exc: httpx.HTTPError, request: HttpRequest) -> ProviderError:
-    # Name the host but never the URL: query strings may carry credentials.
+def request_failed(request: HttpRequest, exc: BaseException, *, sent: bool) -> ProviderError:
+    """The error every backend raises when no response came: not sent → retryable
+    ProviderUnavailable; possibly sent → OutcomeUnknown. Names the host, never the URL
+    (query strings may carry credentials)."""
     parts = urlsplit(request.url)
     where = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
     kind = type(exc).__name__
-    if isinstance(exc, _NOT_SENT):
+    if not sent:
         return ProviderUnavailable(f"could not connect to {where} ({kind})")
     return OutcomeUnknown(f"request sent to {where} but no response received ({kind})")
+
+
+def _failure(exc: httpx.HTTPError, request: HttpRequest) -> ProviderError:
+    return request_failed(request, exc, sent=not isinstance(exc, _NOT_SENT))
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:

@@ -9,12 +9,11 @@ Failures map exactly as in :mod:`gateway.transport`: nothing sent → ProviderUn
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import aiohttp
 
-from gateway.errors import OutcomeUnknown, ProviderError, ProviderUnavailable
+from gateway.errors import ProviderError
 from gateway.http import HttpRequest, HttpResponse
+from gateway.transport import request_failed
 
 
 class AiohttpTransport:
@@ -66,10 +65,5 @@ class AiohttpTransport:
 
 
 def _failure(exc: BaseException, request: HttpRequest) -> ProviderError:
-    # Name the host but never the URL: query strings may carry credentials.
-    parts = urlsplit(request.url)
-    where = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
-    kind = type(exc).__name__
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return ProviderUnavailable(f"could not connect to {where} ({kind})")
-    return OutcomeUnknown(f"request sent to {where} but no response received ({kind})")
+    not_sent = isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError)
+    return request_failed(request, exc, sent=not not_sent)
