@@ -170,7 +170,3 @@ class Sim:
 
     def server_error(self) -> HttpResponse:
         raise NotImplementedError
-
-
-def signed_timestamp(clock: Callable[[], float]) -> str:
-    return str(int(clock()))
