@@ -15,6 +15,7 @@ import json
 import statistics
 import timeit
 from collections.abc import Callable
+from typing import Any
 
 from gateway import FlowMessage
 from providers import get_adapter
@@ -42,33 +43,85 @@ def ours_build() -> bytes:
     return ADAPTER.build_send(FlowMessage(**FIELDS)).content
 
 
-def floor_build() -> bytes:
+def floor_payload(provider: str) -> dict[str, Any]:
+    """The same message, written by hand in each provider's shape."""
     f = FIELDS
-    payload = {
-        "messaging_product": "whatsapp",
-        "recipient_type": "individual",
-        "to": f["to"],
-        "type": "interactive",
-        "interactive": {
-            "type": "flow",
-            "header": {"type": "text", "text": f["header"]},
-            "body": {"text": f["body"]},
-            "footer": {"text": f["footer"]},
-            "action": {
-                "name": "flow",
-                "parameters": {
-                    "flow_message_version": "3",
-                    "flow_id": f["flow_id"],
-                    "flow_cta": f["flow_cta"],
-                    "mode": "published",
-                    "flow_token": f["flow_token"],
-                    "flow_action": "navigate",
-                    "flow_action_payload": {"screen": f["screen"], "data": f["data"]},
-                },
+    header, body, footer = (
+        {"type": "text", "text": f["header"]},
+        {"text": f["body"]},
+        {"text": f["footer"]},
+    )
+    payload = {"screen": f["screen"], "data": f["data"]}
+    if provider == "sinch":
+        flow = {
+            "header": header,
+            "body": body,
+            "footer": footer,
+            "flow_id": f["flow_id"],
+            "flow_token": f["flow_token"],
+            "flow_mode": "published",
+            "flow_cta": f["flow_cta"],
+            "flow_action": "navigate",
+            "flow_action_payload": payload,
+        }
+        return {
+            "app_id": "a",
+            "recipient": {
+                "identified_by": {
+                    "channel_identities": [{"channel": "WHATSAPP", "identity": f["to"]}]
+                }
             },
-        },
+            "message": {
+                "channel_specific_message": {"WHATSAPP": {"message_type": "FLOWS", "message": flow}}
+            },
+        }
+    if provider == "onemsg":
+        return {
+            "phone": int(f["to"].lstrip("+")),
+            "body": f["body"],
+            "header": f["header"],
+            "footer": f["footer"],
+            "flowId": f["flow_id"],
+            "flowToken": f["flow_token"],
+            "flowCta": f["flow_cta"],
+            "flowAction": "navigate",
+            "flowActionPayload": payload,
+            "mode": "published",
+            "flowMessageVersion": "3",
+        }
+    params = {
+        "flow_message_version": "3",
+        "flow_id": f["flow_id"],
+        "flow_cta": f["flow_cta"],
+        "mode": "published",
+        "flow_token": f["flow_token"],
+        "flow_action": "navigate",
+        "flow_action_payload": payload,
     }
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    onprem = provider == "dialog360_onprem"
+    interactive = {
+        "type": "galaxy_message" if onprem else "flow",
+        "header": header,
+        "body": body,
+        "footer": footer,
+        "action": {"name": "" if onprem else "flow", "parameters": params},
+    }
+    out: dict[str, Any] = {} if onprem else {"messaging_product": "whatsapp"}
+    out.update(
+        {
+            "recipient_type": "individual",
+            "to": f["to"],
+            "type": "interactive",
+            "interactive": interactive,
+        }
+    )
+    return out
+
+
+def floor_build() -> bytes:
+    return json.dumps(
+        floor_payload("meta_cloud"), ensure_ascii=False, separators=(",", ":")
+    ).encode()
 
 
 def envelope(n: int) -> bytes:

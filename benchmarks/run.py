@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import httpx  # noqa: E402
-from bench_core import ADAPTER, FIELDS, envelope  # noqa: E402
+from bench_core import ADAPTER, FIELDS, envelope, floor_payload  # noqa: E402
 from bench_endpoint import measure as measure_endpoint  # noqa: E402
 
 from gateway import AsyncGateway, FlowMessage, Gateway  # noqa: E402
@@ -55,81 +55,6 @@ def per_call_us(fn: Callable[[], object], number: int, rounds: int) -> float:
 
 def _encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def floor_payload(provider: str) -> dict[str, Any]:
-    """The same message, written by hand in each provider's shape."""
-    f = FIELDS
-    header, body, footer = (
-        {"type": "text", "text": f["header"]},
-        {"text": f["body"]},
-        {"text": f["footer"]},
-    )
-    payload = {"screen": f["screen"], "data": f["data"]}
-    if provider == "sinch":
-        flow = {
-            "header": header,
-            "body": body,
-            "footer": footer,
-            "flow_id": f["flow_id"],
-            "flow_token": f["flow_token"],
-            "flow_mode": "published",
-            "flow_cta": f["flow_cta"],
-            "flow_action": "navigate",
-            "flow_action_payload": payload,
-        }
-        return {
-            "app_id": "a",
-            "recipient": {
-                "identified_by": {
-                    "channel_identities": [{"channel": "WHATSAPP", "identity": f["to"]}]
-                }
-            },
-            "message": {
-                "channel_specific_message": {"WHATSAPP": {"message_type": "FLOWS", "message": flow}}
-            },
-        }
-    if provider == "onemsg":
-        return {
-            "phone": int(f["to"].lstrip("+")),
-            "body": f["body"],
-            "header": f["header"],
-            "footer": f["footer"],
-            "flowId": f["flow_id"],
-            "flowToken": f["flow_token"],
-            "flowCta": f["flow_cta"],
-            "flowAction": "navigate",
-            "flowActionPayload": payload,
-            "mode": "published",
-            "flowMessageVersion": "3",
-        }
-    params = {
-        "flow_message_version": "3",
-        "flow_id": f["flow_id"],
-        "flow_cta": f["flow_cta"],
-        "mode": "published",
-        "flow_token": f["flow_token"],
-        "flow_action": "navigate",
-        "flow_action_payload": payload,
-    }
-    onprem = provider == "dialog360_onprem"
-    interactive = {
-        "type": "galaxy_message" if onprem else "flow",
-        "header": header,
-        "body": body,
-        "footer": footer,
-        "action": {"name": "" if onprem else "flow", "parameters": params},
-    }
-    out: dict[str, Any] = {} if onprem else {"messaging_product": "whatsapp"}
-    out.update(
-        {
-            "recipient_type": "individual",
-            "to": f["to"],
-            "type": "interactive",
-            "interactive": interactive,
-        }
-    )
-    return out
 
 
 def bench_build(rounds: int, number: int) -> list[Row]:
