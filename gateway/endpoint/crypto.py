@@ -3,13 +3,17 @@
 Request: the AES-128 key is RSA-OAEP encrypted (SHA-256, MGF1-SHA-256) with the business
 public key; the payload is AES-GCM with a 16-byte IV and the 16-byte tag appended.
 Response: the same key, the IV with every bit inverted, base64 text.
+
+Errors: :class:`MalformedRequest` (400) when the envelope or the decrypted payload is not
+what the protocol describes, whatever our keys; :class:`DecryptionError` (421, the client
+re-fetches the public key and retries) only when our keys cannot open it.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import json
+import string
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -25,6 +29,8 @@ OAEP = padding.OAEP(
     mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None
 )
 _FIELDS = ("encrypted_flow_data", "encrypted_aes_key", "initial_vector")
+_WHITESPACE = str.maketrans("", "", string.whitespace)
+_IV_LENGTH = _TAG_LENGTH = 16
 
 PrivateKeys = rsa.RSAPrivateKey | Sequence[rsa.RSAPrivateKey]
 
@@ -64,10 +70,12 @@ def _load(pem: bytes, passphrase: bytes | None) -> rsa.RSAPrivateKey:
 def _b64(value: Any, name: str) -> bytes:
     if not isinstance(value, str):
         raise MalformedRequest(f"{name} must be a base64 string")
+    # MIME and PEM style encoders wrap lines, and Meta's samples decode past the breaks;
+    # any other character outside the alphabet is refused.
     try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise DecryptionError(f"{name} is not valid base64") from None
+        return base64.b64decode(value.translate(_WHITESPACE), validate=True)
+    except ValueError:  # binascii.Error, or text that is not ASCII
+        raise MalformedRequest(f"{name} is not valid base64") from None
 
 
 def _keys(private_key: PrivateKeys) -> Iterable[rsa.RSAPrivateKey]:
@@ -87,21 +95,27 @@ def decrypt_request(
     data = _b64(body["encrypted_flow_data"], "encrypted_flow_data")
     wrapped = _b64(body["encrypted_aes_key"], "encrypted_aes_key")
     iv = _b64(body["initial_vector"], "initial_vector")
-    if len(iv) != 16 or len(data) < 17:
-        raise DecryptionError("initial_vector must be 16 bytes and the data longer than its tag")
+    # Sizes are the sender's mistake whatever our key: a new public key would not help.
+    if len(iv) != _IV_LENGTH:
+        raise MalformedRequest(f"initial_vector must be {_IV_LENGTH} bytes")
+    if len(data) <= _TAG_LENGTH:
+        raise MalformedRequest(
+            f"encrypted_flow_data must be longer than its {_TAG_LENGTH}-byte tag"
+        )
     for key in _keys(private_key):
         try:
             aes_key = key.decrypt(wrapped, OAEP)
         except ValueError:
             continue  # not this key (or not OAEP-SHA256): try the next one
+        # OAEP only opens under the key it was sealed for, so this key is ours.
         if len(aes_key) not in (16, 24, 32):
-            continue
+            raise MalformedRequest("encrypted_aes_key must hold a 128, 192 or 256-bit AES key")
         try:
             clear = AESGCM(aes_key).decrypt(iv, data, None)
         except InvalidTag:
             raise DecryptionError("the payload's GCM tag does not verify") from None
         try:
-            payload = json.loads(clear)
+            payload = from_json(clear)
         except ValueError:
             raise MalformedRequest("the decrypted payload is not JSON") from None
         if not isinstance(payload, dict):
@@ -116,6 +130,35 @@ def flip(iv: bytes) -> bytes:
 
 
 def encrypt_response(payload: dict[str, Any], aes_key: bytes, iv: bytes) -> str:
-    """The base64 text body of an endpoint response (contract)."""
-    clear = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return base64.b64encode(AESGCM(aes_key).encrypt(flip(iv), clear, None)).decode("ascii")
+    """The base64 text body of an endpoint response (contract).
+
+    Raises ``ValueError`` or ``TypeError`` when ``payload`` is not strict JSON
+    (:func:`to_json`).
+    """
+    sealed = AESGCM(aes_key).encrypt(flip(iv), to_json(payload), None)
+    return base64.b64encode(sealed).decode("ascii")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def from_json(text: bytes | str) -> Any:
+    """Parse strict JSON: ``ValueError`` for anything else, NaN and Infinity included."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:  # nesting deeper than the parser's stack
+        raise ValueError("JSON nested too deeply") from None
+
+
+def to_json(payload: Any) -> bytes:
+    """Compact UTF-8 JSON the client can parse, or ``ValueError`` / ``TypeError``.
+
+    NaN and infinities, lone surrogates (strict UTF-8: ``UnicodeEncodeError``), cycles and
+    values JSON has no form for are refused rather than sent as text no client decodes.
+    """
+    try:
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except RecursionError:
+        raise ValueError("the payload is nested too deeply for JSON") from None
+    return text.encode("utf-8")

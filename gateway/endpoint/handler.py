@@ -5,7 +5,9 @@ It verifies ``X-Hub-Signature-256`` (432), decrypts (421 when it cannot, 400 for
 bodies), answers health checks and error notifications itself, and routes INIT, BACK and
 data_exchange to handlers registered per screen. Handlers may be sync or async; they
 return the next screen, :func:`complete`, or raise :class:`FlowTokenInvalid` (427) or
-:class:`ScreenError` (an error message on the screen). Bad input never yields a 500.
+:class:`ScreenError` (an error message on the screen). Bad input never yields a 500; a
+handler bug (an exception, or an answer that is not a JSON object the client can decode)
+yields a 500 logged as ``endpoint.handler_failed``. ``handle`` itself never raises.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from gateway.endpoint.crypto import (
     PrivateKeys,
     decrypt_request,
     encrypt_response,
+    from_json,
+    to_json,
 )
 from gateway.errors import SignatureError
 from gateway.log import get_logger
@@ -31,6 +35,8 @@ from providers.base import check_hub_signature
 Handler = Callable[["FlowRequest"], Any]
 H = TypeVar("H", bound=Handler)
 ACTIONS = ("INIT", "BACK", "data_exchange", "navigate")
+# The payload fields the endpoint reads and may echo itself (screen, token, version).
+_READ = ("action", "screen", "flow_token", "flow_token_signature", "version")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +76,8 @@ class ScreenError(Exception):
         self, message: str, *, screen: str | None = None, data: dict[str, Any] | None = None
     ) -> None:
         super().__init__(message)
-        self.message, self.screen, self.data = message, screen, data or {}
+        # Copied here so that data which is not a mapping fails in the handler (a 500).
+        self.message, self.screen, self.data = message, screen, dict(data or {})
 
 
 def next_screen(screen: str, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -188,7 +195,7 @@ class FlowEndpoint:
             self.log.warning("endpoint.signature_invalid")
             return EndpointResponse(432, "")
         try:
-            envelope = json.loads(body)
+            envelope = from_json(body)
         except ValueError:
             return self._bad("the body is not JSON")
         if not isinstance(envelope, dict):
@@ -205,8 +212,8 @@ class FlowEndpoint:
         except MalformedRequest as exc:
             return self._bad(str(exc))
         request = _request(payload)
-        if request is None:
-            return self._bad("the payload has no action")
+        if isinstance(request, str):
+            return self._bad(request)
         pending = _Pending(request, _noop, aes_key, iv, plaintext)
         if request.action == "ping":
             return self._reply(pending, {"data": {"status": "active"}}, echo=False)
@@ -236,9 +243,13 @@ class FlowEndpoint:
         req = pending.request
         if req.flow_token_signature and self.app_secrets and not self._token_signed(req):
             return self._token_invalid(pending, "flow_token_signature does not verify")
-        if self.token_validator is not None and not self.token_validator(req.flow_token):
-            return self._token_invalid(pending, "This form is no longer available.")
-        return None
+        if self.token_validator is None:
+            return None
+        try:
+            valid = self.token_validator(req.flow_token)
+        except Exception as exc:
+            return self._handler_bug(pending, exc)
+        return None if valid else self._token_invalid(pending, "This form is no longer available.")
 
     def _token_signed(self, req: FlowRequest) -> bool:
         """Data API 4.0: a JWT (HS256, app secret) whose claims carry the flow token."""
@@ -287,15 +298,17 @@ class FlowEndpoint:
         if isinstance(exc, ScreenError):
             data = {**exc.data, "error_message": exc.message}
             return self._reply(pending, {"screen": exc.screen or req.screen, "data": data})
+        return self._handler_bug(pending, exc)
+
+    def _handler_bug(self, pending: _Pending, exc: Exception) -> EndpointResponse:
+        req = pending.request
         self.log.error("endpoint.handler_failed", action=req.action, screen=req.screen,
                        error=f"{type(exc).__name__}: {exc}")  # fmt: skip
         return EndpointResponse(500, "")
 
     def _token_invalid(self, pending: _Pending, message: str) -> EndpointResponse:
-        body = {"error_msg": message}
-        if self.encrypt_427 and not pending.plaintext:
-            return EndpointResponse(427, encrypt_response(body, pending.aes_key, pending.iv))
-        return EndpointResponse(427, json.dumps(body), "application/json")
+        encrypt = self.encrypt_427 and not pending.plaintext
+        return self._send(pending, 427, {"error_msg": message}, encrypt=encrypt)
 
     def _reply(
         self, pending: _Pending, payload: dict[str, Any], *, echo: bool = True
@@ -303,9 +316,22 @@ class FlowEndpoint:
         version = pending.request.version
         if echo and self.echo_version and version and "version" not in payload:
             payload = {"version": version, **payload}
-        if pending.plaintext:
-            return EndpointResponse(200, json.dumps(payload), "application/json")
-        return EndpointResponse(200, encrypt_response(payload, pending.aes_key, pending.iv))
+        return self._send(pending, 200, payload, encrypt=not pending.plaintext)
+
+    def _send(
+        self, pending: _Pending, status: int, payload: dict[str, Any], *, encrypt: bool
+    ) -> EndpointResponse:
+        try:
+            if encrypt:
+                return EndpointResponse(
+                    status, encrypt_response(payload, pending.aes_key, pending.iv)
+                )
+            return EndpointResponse(status, to_json(payload).decode(), "application/json")
+        except (TypeError, ValueError) as exc:
+            # NaN, a lone surrogate, a value JSON cannot carry: the client could not decode
+            # it. The fields we echo ourselves are checked on the way in (_request), so the
+            # handler put it here, even if echoed from the client's escaped JSON: its bug.
+            return self._handler_bug(pending, exc)
 
     def _bad(self, message: str) -> EndpointResponse:
         self.log.warning("endpoint.bad_request", reason=message)
@@ -316,10 +342,15 @@ def _noop(request: FlowRequest) -> None:
     return None
 
 
-def _request(payload: dict[str, Any]) -> FlowRequest | None:
+def _request(payload: dict[str, Any]) -> FlowRequest | str:
+    """The request, or why it is refused (400)."""
     action = payload.get("action")
     if not isinstance(action, str) or not action:
-        return None
+        return "the payload has no action"
+    for name in _READ:
+        value = payload.get(name)
+        if isinstance(value, str) and not _encodable(value):
+            return f"{name} is not valid Unicode"  # a lone surrogate we could not echo
     data = payload.get("data")
     screen = payload.get("screen")
     token, signature = payload.get("flow_token"), payload.get("flow_token_signature")
@@ -332,3 +363,11 @@ def _request(payload: dict[str, Any]) -> FlowRequest | None:
         flow_token_signature=signature if isinstance(signature, str) else None,
         raw=payload,
     )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -9,6 +9,7 @@ import json
 
 import pytest
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gateway.endpoint import (
@@ -98,10 +99,61 @@ def test_decryption_failures_are_421_material() -> None:
     sealed[-1] ^= 1  # flip a tag bit
     with pytest.raises(DecryptionError, match="GCM tag"):
         decrypt_request({**good, "encrypted_flow_data": base64.b64encode(sealed).decode()}, key)
-    with pytest.raises(DecryptionError, match="base64"):
-        decrypt_request({**good, "encrypted_aes_key": "%%%"}, key)
-    with pytest.raises(DecryptionError, match="16 bytes"):
-        decrypt_request({**good, "initial_vector": base64.b64encode(b"short").decode()}, key)
+    # Sealed for a 4096-bit key (512 bytes): a key we do not have, so 421 and a re-fetch.
+    bigger = base64.b64encode(bytes(512)).decode()
+    with pytest.raises(DecryptionError, match="no configured private key"):
+        decrypt_request({**good, "encrypted_aes_key": bigger}, key)
+
+
+def _wrap(aes_key: bytes) -> str:
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+    return base64.b64encode(private_key().public_key().encrypt(aes_key, oaep)).decode()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("encrypted_aes_key", "%%%", "not valid base64"),
+        ("encrypted_flow_data", "not base64 at all!", "not valid base64"),
+        ("initial_vector", "EBESExQVFhcYGRobHB0eHw", "not valid base64"),  # no padding
+        ("initial_vector", "EBESExQVFhcYGRobHB0eHw==AA==", "not valid base64"),
+        ("encrypted_aes_key", "ÉBESExQVFhcYGRobHB0eHw==", "not valid base64"),
+        ("encrypted_flow_data", "EBESExQV\u2028FhcYGRobHB0eHw==", "not valid base64"),
+        ("initial_vector", _b64(b"short"), "16 bytes"),
+        ("initial_vector", _b64(bytes(12)), "16 bytes"),  # the usual GCM nonce, not Meta's
+        ("initial_vector", _b64(bytes(32)), "16 bytes"),
+        ("encrypted_flow_data", _b64(bytes(16)), "tag"),  # a tag and no ciphertext
+        ("encrypted_flow_data", "", "tag"),
+        ("encrypted_aes_key", _wrap(bytes(17)), "AES key"),  # opens with our key, wrong size
+        ("encrypted_aes_key", _wrap(b""), "AES key"),
+    ],
+)
+def test_malformed_fields_are_400_not_421(field: str, value: str, fragment: str) -> None:
+    """421 sends the client to re-fetch our public key: only for what our keys cannot open."""
+    key = private_key()
+    good, _, _ = encrypt_request({"action": "ping"}, key.public_key())
+    with pytest.raises(MalformedRequest, match=fragment):
+        decrypt_request({**good, field: value}, key)
+
+
+def test_base64_with_line_breaks_is_accepted() -> None:
+    """MIME encoders wrap at 76 characters with CRLF, PEM-style ones at 64 with LF."""
+    key = private_key()
+    good, aes_key, iv = encrypt_request({"action": "ping", "pad": "x" * 100}, key.public_key())
+    for sep, width in (("\r\n", 76), ("\n", 64)):
+        wrapped = {
+            name: sep.join(text[i : i + width] for i in range(0, len(text), width)) + sep
+            for name, text in good.items()
+        }
+        assert "\n" in wrapped["encrypted_aes_key"]
+        payload, key_out, iv_out = decrypt_request(wrapped, key)
+        assert (payload["action"], key_out, iv_out) == ("ping", aes_key, iv)
+    mime = {name: base64.encodebytes(base64.b64decode(v)).decode() for name, v in good.items()}
+    assert decrypt_request(mime, key)[0]["action"] == "ping"
 
 
 @pytest.mark.parametrize(
@@ -119,10 +171,29 @@ def test_malformed_envelopes(body: dict[str, object]) -> None:
 
 def test_decrypted_payload_must_be_a_json_object() -> None:
     key = private_key()
-    for clear in (b"not json", b"[1, 2]"):
+    deep = b'{"action":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    for clear in (b"not json", b"[1, 2]", b'{"action": NaN}', b'{"x": -Infinity}', deep):
         body, _, _ = encrypt_request(clear, key.public_key())
         with pytest.raises(MalformedRequest):
             decrypt_request(body, key)
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"data": {"n": float("nan")}}, "Out of range float"),
+        ({"data": {"n": float("inf")}}, "Out of range float"),
+        ({"data": {float("-inf"): 1}}, "Out of range float"),
+        ({"data": {"s": "\ud800"}}, "surrogates not allowed"),
+        ({"data": {"s": {1, 2}}}, "not JSON serializable"),
+        ({"data": {("a", "b"): 1}}, "keys must be"),
+    ],
+)
+def test_encrypt_response_refuses_what_no_client_can_parse(
+    payload: dict[str, object], error: str
+) -> None:
+    with pytest.raises((TypeError, ValueError), match=error):
+        encrypt_response(payload, KEY, IV)
 
 
 def test_load_private_key_with_passphrase_is_cached_and_quiet() -> None:

@@ -55,10 +55,16 @@ def encrypt_request(
     return body, aes_key, iv
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def decrypt_response(text: str, aes_key: bytes, iv: bytes) -> Any:
-    """Read an endpoint answer the way the client does: the IV with every bit flipped."""
+    """Read an endpoint answer the way the client does: the IV with every bit flipped, then
+    strict UTF-8 JSON (a JavaScript or Java parser refuses NaN and encoded surrogates)."""
     flipped = bytes(b ^ 0xFF for b in iv)
-    return json.loads(AESGCM(aes_key).decrypt(flipped, base64.b64decode(text), None))
+    clear = AESGCM(aes_key).decrypt(flipped, base64.b64decode(text, validate=True), None)
+    return json.loads(clear.decode("utf-8"), parse_constant=_not_json)
 
 
 def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
