@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from gateway.emulator.app import DEFAULT_ANSWERS, DEFAULT_STATUSES, SIMULATORS, Emulator
 from gateway.emulator.base import FAULTS, Reply, Sent, WebhookCall
+from gateway.emulator.failures import FAILURE_LOCATIONS, FailureSite, failure_table_markdown
+from gateway.emulator.users import SimUser, bsuid_for
 from gateway.http import HttpRequest, HttpResponse
 
 Handler = Callable[[HttpRequest], HttpResponse]
@@ -40,12 +42,17 @@ class AsyncInProcessTransport:
 __all__ = [
     "DEFAULT_ANSWERS",
     "DEFAULT_STATUSES",
+    "FAILURE_LOCATIONS",
     "FAULTS",
     "SIMULATORS",
     "AsyncInProcessTransport",
     "Emulator",
+    "FailureSite",
     "InProcessTransport",
     "Reply",
     "Sent",
+    "SimUser",
     "WebhookCall",
+    "bsuid_for",
+    "failure_table_markdown",
 ]

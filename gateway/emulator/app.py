@@ -5,7 +5,10 @@ Each provider lives under its own prefix, with its real paths below it, so a sen
 ``/dialog360_cloud/messages``, ``/dialog360_onprem/v1/messages``,
 ``/sinch/v1/projects/{project}/messages:send`` and ``/sinch/oauth2/token``,
 ``/onemsg/{instance}/sendFlow``. Control: ``POST /_emulator/faults``, ``POST
-/_emulator/complete``, ``POST /_emulator/webhooks``, ``GET /_emulator/messages``.
+/_emulator/complete``, ``POST /_emulator/webhooks``, ``GET /_emulator/messages``,
+``GET|POST /_emulator/users`` (simulated users: phone, BSUID, username, hidden phone),
+``POST /_emulator/identity`` (a user changes number or BSUID) and ``GET|POST
+/_emulator/failure_locations`` (where each provider reports each fault).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 from gateway.config import GatewayConfig
@@ -29,8 +32,10 @@ from gateway.emulator.base import (
     WebhookCall,
     json_response,
 )
+from gateway.emulator.failures import FAILURE_LOCATIONS, TRANSPORT_FAULTS, Where
 from gateway.emulator.meta_family import Dialog360CloudSim, Dialog360OnPremSim, MetaSim
 from gateway.emulator.others import OneMsgSim, SinchSim
+from gateway.emulator.users import DEFAULT_NAME, IdentityChange, SimUser, Users
 from gateway.errors import ConfigError, OutcomeUnknown
 from gateway.http import HttpRequest, HttpResponse
 
@@ -45,14 +50,25 @@ class Emulator:
     """Stand-ins for the providers, configured with the credentials senders use."""
 
     def __init__(
-        self, accounts: Mapping[str, Mapping[str, Any]], clock: Callable[[], float] = time.time
+        self,
+        accounts: Mapping[str, Mapping[str, Any]],
+        clock: Callable[[], float] = time.time,
+        failure_locations: Mapping[str, Mapping[str, Where]] | None = None,
     ) -> None:
+        """``failure_locations`` overrides :data:`FAILURE_LOCATIONS` defaults per provider,
+        e.g. ``{"onemsg": {"window_closed": "response"}}``."""
         unknown = set(accounts) - set(SIMULATORS)
         if unknown:
             raise ConfigError("provider", f"the emulator has no {', '.join(sorted(unknown))}")
-        self.sims: dict[str, Sim] = {p: SIMULATORS[p](a, clock) for p, a in accounts.items()}
+        self.users = Users()  # one directory: every provider reaches the same people
+        self.sims: dict[str, Sim] = {
+            p: SIMULATORS[p](a, clock, self.users) for p, a in accounts.items()
+        }
         self._lock = threading.Lock()
         self._asgi: Any = None
+        for provider, faults in (failure_locations or {}).items():
+            for fault, where in faults.items():
+                self.set_failure_location(provider, fault, where)
 
     @classmethod
     def from_config(cls, config: GatewayConfig, **kwargs: Any) -> Emulator:
@@ -95,9 +111,99 @@ class Emulator:
         """Make the next ``count`` sends of ``provider`` misbehave (see ``FAULTS``)."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULTS)})")
+        if kind not in TRANSPORT_FAULTS and kind not in FAILURE_LOCATIONS[self._sim(provider).name]:
+            raise ValueError(f"{provider} has no {kind!r} fault (see FAILURE_LOCATIONS)")
         with self._lock:
             for _ in range(count):
                 self._sim(provider).faults.append(Fault(kind, retry_after, delay))  # type: ignore[arg-type]
+
+    def set_failure_location(self, provider: str, fault: str, where: str) -> None:
+        """Report ``fault`` of ``provider`` in the send's ``"response"`` or a later ``"webhook"``.
+
+        Only the places in :data:`FAILURE_LOCATIONS` (default or ``alternative``) are allowed.
+        """
+        sim = self._sim(provider)
+        site = FAILURE_LOCATIONS[sim.name].get(fault)
+        if site is None:
+            raise ValueError(f"{provider} has no {fault!r} fault")
+        if where not in site.settable:
+            allowed = " or ".join(repr(w) for w in site.settable)
+            raise ValueError(f"{provider} reports {fault!r} in {allowed}, not {where!r}")
+        with self._lock:
+            sim.failure_locations[fault] = where
+
+    @property
+    def failure_locations(self) -> dict[str, dict[str, Where]]:
+        """Where each provider reports each fault now (defaults: ``FAILURE_LOCATIONS``)."""
+        return {p: dict(sim.failure_locations) for p, sim in self.sims.items()}
+
+    # -- simulated users ---------------------------------------------------------------
+
+    def register_user(
+        self,
+        phone: str,
+        *,
+        username: str | None = None,
+        hide_phone: bool = False,
+        parent_user_id: str | None = None,
+        name: str = DEFAULT_NAME,
+    ) -> SimUser:
+        """Add or update a simulated user; returns a copy with its BSUID (``user_id``).
+
+        ``hide_phone``: webhooks name the user by BSUID only, unless the business messaged
+        the phone itself. Unregistered phones are visible-phone users with a derived BSUID.
+        """
+        with self._lock:
+            user = self.users.register(
+                phone, username=username, hide_phone=hide_phone,
+                parent_user_id=parent_user_id, name=name,
+            )  # fmt: skip
+            return dataclasses.replace(user)
+
+    def user(self, ref: str) -> SimUser:
+        """A copy of the user a phone, BSUID or parent BSUID names (KeyError if unknown)."""
+        with self._lock:
+            user = self.users.find(ref)
+            if user is None:
+                raise KeyError(f"no simulated user {ref!r}")
+            return dataclasses.replace(user)
+
+    def user_changed_number(
+        self, provider: str, user: str, new_phone: str, *, new_user_id: str | None = None
+    ) -> list[WebhookCall]:
+        """``user`` (phone or BSUID) moves to ``new_phone`` and gets a new BSUID: the
+        ``user_changed_number`` system message (Meta and 360dialog Cloud)."""
+        kind: IdentityChange = "user_changed_number"
+        return self.change_identity(provider, user, kind, new_phone, new_user_id)[1]
+
+    def user_changed_user_id(
+        self, provider: str, user: str, *, new_user_id: str | None = None
+    ) -> list[WebhookCall]:
+        """``user`` gets a new BSUID (by default ``bsuid_for(phone, generation + 1)``): the
+        ``user_changed_user_id`` system message (Meta and 360dialog Cloud)."""
+        kind: IdentityChange = "user_changed_user_id"
+        return self.change_identity(provider, user, kind, None, new_user_id)[1]
+
+    def change_identity(
+        self,
+        provider: str,
+        user: str,
+        kind: str,
+        new_phone: str | None = None,
+        new_user_id: str | None = None,
+    ) -> tuple[SimUser, list[WebhookCall]]:
+        """Either change by name (``kind``); returns the user after it and the callbacks."""
+        if kind not in get_args(IdentityChange):
+            raise ValueError(f"unknown identity change {kind!r}")
+        sim = self._sim(provider)
+        if not sim.system_messages:
+            raise ValueError(f"{kind} system messages are not emulated for {provider}")
+        with self._lock:
+            change = cast(IdentityChange, kind)  # checked above
+            before, after = self.users.change(
+                user, change, new_phone=new_phone, new_user_id=new_user_id
+            )
+            return after, [sim.identity_change(change, before, after)]
 
     def set_webhook(self, provider: str, url: str) -> None:
         """Where the simulated users' callbacks for ``provider`` are posted."""
@@ -159,8 +265,10 @@ class Emulator:
 def _build_app(emulator: Emulator) -> Any:
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
+    from starlette.responses import Response
     from starlette.routing import Route
+
+    from gateway.emulator.control import routes
 
     class Dropped(Response):
         """Promise a body, send part of it, hang up: the client sees a dropped connection."""
@@ -183,53 +291,7 @@ def _build_app(emulator: Emulator) -> Any:
         resp = reply.response
         return Response(resp.content, status_code=resp.status_code, headers=dict(resp.headers))
 
-    async def faults(request: Request) -> Response:
-        spec = await request.json()
-        try:
-            emulator.inject(
-                spec["provider"],
-                spec["kind"],
-                count=int(spec.get("count", 1)),
-                retry_after=int(spec.get("retry_after", 1)),
-                delay=float(spec.get("delay", 2.0)),
-            )
-        except (KeyError, ValueError, TypeError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"ok": True})
-
-    async def webhooks(request: Request) -> Response:
-        spec = await request.json()
-        try:
-            emulator.set_webhook(spec["provider"], spec["url"])
-        except KeyError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        return JSONResponse({"ok": True})
-
-    async def complete(request: Request) -> Response:
-        spec = await request.json()
-        try:
-            calls = emulator.callbacks(
-                spec["message_id"],
-                spec.get("answers", DEFAULT_ANSWERS),
-                spec.get("statuses", DEFAULT_STATUSES),
-            )
-        except KeyError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=404)
-        if not all(call.url for call in calls):
-            return JSONResponse({"error": "no webhook URL set for this provider"}, status_code=409)
-        return JSONResponse({"delivered": await emulator.deliver(calls)})
-
-    async def messages(request: Request) -> Response:
-        items = [dataclasses.asdict(m) for m in emulator.sent(request.query_params.get("provider"))]
-        return JSONResponse(items)
-
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     return Starlette(
-        routes=[
-            Route("/_emulator/faults", faults, methods=["POST"]),
-            Route("/_emulator/webhooks", webhooks, methods=["POST"]),
-            Route("/_emulator/complete", complete, methods=["POST"]),
-            Route("/_emulator/messages", messages, methods=["GET"]),
-            Route("/{path:path}", provider_endpoint, methods=methods),
-        ]
+        routes=[*routes(emulator), Route("/{path:path}", provider_endpoint, methods=methods)]
     )

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.emulator.failures import FAILURE_LOCATIONS, Where
+from gateway.emulator.users import IdentityChange, SimUser, Users, is_bsuid, is_phone
 from gateway.http import HttpResponse
 
 FaultKind = Literal["rate_limit", "server_error", "slow", "drop", "window_closed", "expire_token"]
@@ -56,7 +58,11 @@ class SimRequest:
 
 @dataclass
 class Sent:
-    """A message a simulated provider accepted."""
+    """A message a simulated provider accepted.
+
+    ``to`` is the recipient as sent (phone, BSUID, ``…@lid``…); ``user`` the simulated
+    user it reached; ``window_closed``: its failure is still to be reported by webhook.
+    """
 
     provider: str
     message_id: str
@@ -65,6 +71,12 @@ class Sent:
     flow_token: str | None
     body: dict[str, Any]
     window_closed: bool = False
+    user: SimUser | None = None
+
+    @property
+    def to_phone(self) -> bool:
+        """Was it addressed to the phone number (not to a BSUID)?"""
+        return not is_bsuid(self.to.removesuffix("@lid"))
 
 
 @dataclass(frozen=True)
@@ -116,14 +128,25 @@ class Sim:
 
     name: str
     default_webhook_path: str = ""
+    system_messages = False  # emits user_changed_number / user_changed_user_id
 
-    def __init__(self, account: Mapping[str, Any], clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        account: Mapping[str, Any],
+        clock: Callable[[], float] = time.time,
+        users: Users | None = None,
+    ) -> None:
         self.account = dict(account)
         self.clock = clock
+        self.users = users if users is not None else Users()
         self.sent: dict[str, Sent] = {}
         self.faults: deque[Fault] = deque()
         self.webhook_url: str | None = None
         self.public_key: str | None = None
+        # fault -> where this provider reports it; a setting (Emulator.set_failure_location)
+        self.failure_locations: dict[str, Where] = {
+            fault: site.where for fault, site in FAILURE_LOCATIONS[self.name].items()
+        }
         self._ids = itertools.count(1)
 
     def next_id(self, prefix: str) -> str:
@@ -136,6 +159,24 @@ class Sim:
     def take_fault(self) -> Fault | None:
         return self.faults.popleft() if self.faults else None
 
+    def fails_now(self, fault: Fault | None) -> bool:
+        """Is ``fault`` a window_closed to refuse in the send's own answer?"""
+        return self._window(fault) == "response"
+
+    def fails_later(self, fault: Fault | None) -> bool:
+        """Is ``fault`` a window_closed to accept now and report as a failed status?"""
+        return self._window(fault) == "webhook"
+
+    def _window(self, fault: Fault | None) -> Where | None:
+        if fault is None or fault.kind != "window_closed":
+            return None
+        return self.failure_locations["window_closed"]
+
+    def user_for(self, recipient: str) -> SimUser | None:
+        """The simulated user a recipient names (None for e.g. a Sinch contact id)."""
+        ref = recipient.removesuffix("@lid").removesuffix("@c.us")
+        return self.users.resolve(ref) if is_phone(ref) or is_bsuid(ref) else None
+
     # Implemented per provider ------------------------------------------------------
 
     def handle(self, req: SimRequest) -> Reply:
@@ -147,6 +188,10 @@ class Sim:
     ) -> list[WebhookCall]:
         """The webhooks a user's phone causes: statuses, then the Flow completion."""
         raise NotImplementedError
+
+    def identity_change(self, kind: IdentityChange, before: SimUser, after: SimUser) -> WebhookCall:
+        """The system message for a user's new number or BSUID (Meta and 360dialog Cloud)."""
+        raise ValueError(f"{kind} system messages are not emulated for {self.name}")
 
     # Shared fault handling ---------------------------------------------------------
 

@@ -12,7 +12,9 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 
+from gateway.emulator import meta_hooks as hooks
 from gateway.emulator.base import (
+    Fault,
     Invalid,
     Reply,
     Sent,
@@ -23,13 +25,13 @@ from gateway.emulator.base import (
     parse,
 )
 from gateway.emulator.schemas import CloudMessage, OnPremMessage, TemplateCreate
+from gateway.emulator.users import IdentityChange, SimUser, digits, is_phone
 from gateway.http import HttpResponse
 
 _META_PATH = re.compile(
     r"^/(v\d+\.\d+)/([^/]+)/(messages|message_templates|whatsapp_business_encryption)$"
 )
 PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
-BUSINESS_NUMBER = "15550001111"
 
 
 def graph_error(
@@ -66,6 +68,9 @@ class MetaSim(Sim):
     name = "meta_cloud"
     message_schema: type[BaseModel] = CloudMessage
     id_prefix = "wamid.HBgMETA"
+    scoped = True  # webhooks carry business-scoped user ids (Cloud API, 2026)
+    system_messages = True
+    window_error: dict[str, Any] = hooks.WINDOW_131047
 
     # -- requests --------------------------------------------------------------------
 
@@ -142,40 +147,37 @@ class MetaSim(Sim):
         return graph_error(503, 2, "Service temporarily unavailable")
 
     def window_closed(self) -> HttpResponse:
-        return graph_error(
-            400,
-            131047,
-            "Re-engagement message",
-            "Message failed to send because more than 24 hours have passed since the "
-            "customer last replied to this number.",
-        )
+        """The synchronous variant (``failure_locations["window_closed"] == "response"``)."""
+        return graph_error(400, 131047, "Re-engagement message", hooks.WINDOW_DETAILS)
 
-    def send(self, raw: bytes, fault: Any) -> HttpResponse:
+    def send(self, raw: bytes, fault: Fault | None) -> HttpResponse:
         checked = parse(self.message_schema, raw)
         if isinstance(checked, Invalid):
             return self.invalid(checked)
-        if fault is not None and fault.kind == "window_closed":
+        if self.fails_now(fault):
             return self.window_closed()
         body = json.loads(raw)
         message_id = self.next_id(self.id_prefix)
         kind: Literal["interactive", "template"] = (
             "template" if body["type"] == "template" else "interactive"
         )
-        to = str(body["to"])
-        self.sent[message_id] = Sent(self.name, message_id, to, kind, _token_of(body), body)
+        to = str(body.get("to") or body["recipient"])  # both given: `to` wins, as at Meta
+        self.sent[message_id] = Sent(
+            self.name, message_id, to, kind, _token_of(body), body,
+            window_closed=self.fails_later(fault), user=self.user_for(to),
+        )  # fmt: skip
         return self.accepted(message_id, to, kind)
 
     def accepted(self, message_id: str, to: str, kind: str) -> HttpResponse:
         message: dict[str, Any] = {"id": message_id}
         if kind == "template":
             message["message_status"] = "accepted"
+        # wa_id answers a phone send, user_id a BSUID send (never both).
+        contact = (
+            {"input": to, "wa_id": digits(to)} if is_phone(to) else {"input": to, "user_id": to}
+        )
         return json_response(
-            200,
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to.lstrip("+")}],
-                "messages": [message],
-            },
+            200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}
         )
 
     def create_template(self, raw: bytes) -> HttpResponse:
@@ -193,44 +195,38 @@ class MetaSim(Sim):
     def callbacks(
         self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
     ) -> list[WebhookCall]:
-        user = sent.to.lstrip("+")
         now = str(int(self.clock()))
-        values: list[dict[str, Any]] = []
-        for status in statuses:
-            item: dict[str, Any] = {
-                "id": sent.message_id,
-                "status": status,
-                "timestamp": now,
-                "recipient_id": user,
-            }
-            values.append({"statuses": [item]})
+        if sent.window_closed:  # the one and only outcome of that message
+            failed = hooks.failed_value(sent, self.window_error, now, scoped=self.scoped)
+            return [self.webhook(self.document(failed))]
+        values = [hooks.status_value(sent, s, now, scoped=self.scoped) for s in statuses]
         if answers is not None:
             response = (
                 {"flow_token": sent.flow_token, **answers} if sent.flow_token else dict(answers)
             )
-            message = {
-                "context": {"from": BUSINESS_NUMBER, "id": sent.message_id},
-                "from": user,
-                "id": self.next_id("wamid.EMUIN"),
-                "timestamp": now,
-                "type": "interactive",
-                "interactive": {"type": "nfm_reply", "nfm_reply": self.nfm_reply(response)},
-            }
+            message_id = self.next_id("wamid.EMUIN")
             values.append(
-                {
-                    "contacts": [{"profile": {"name": "Emulated User"}, "wa_id": user}],
-                    "messages": [message],
-                }
+                hooks.completion_value(
+                    sent, self.nfm_reply(response), message_id, now, scoped=self.scoped
+                )
             )
         return [self.webhook(self.document(v)) for v in values]
+
+    def identity_change(self, kind: IdentityChange, before: SimUser, after: SimUser) -> WebhookCall:
+        """The system message telling the business a user's number or BSUID changed."""
+        now = str(int(self.clock()))
+        value = hooks.system_value(kind, before, after, self.next_id("wamid.EMUSYS"), now)
+        return self.webhook(self.document(value))
 
     def nfm_reply(self, response: dict[str, Any]) -> dict[str, Any]:
         return {"name": "flow", "body": "Sent", "response_json": json.dumps(response)}
 
     def document(self, value: dict[str, Any]) -> dict[str, Any]:
+        # A 360dialog key names one number, so its settings carry no ids: Meta's still
+        # appear in the webhooks it relays.
         metadata = {
-            "display_phone_number": BUSINESS_NUMBER,
-            "phone_number_id": self.secret("phone_number_id"),
+            "display_phone_number": hooks.BUSINESS_NUMBER,
+            "phone_number_id": self.secret("phone_number_id") or hooks.PHONE_NUMBER_ID,
         }
         change = {
             "field": "messages",
@@ -238,7 +234,7 @@ class MetaSim(Sim):
         }
         return {
             "object": "whatsapp_business_account",
-            "entry": [{"id": self.secret("waba_id"), "changes": [change]}],
+            "entry": [{"id": self.secret("waba_id") or hooks.WABA_ID, "changes": [change]}],
         }
 
     def webhook(self, doc: dict[str, Any]) -> WebhookCall:
@@ -310,6 +306,9 @@ class Dialog360OnPremSim(Dialog360CloudSim):
     name = "dialog360_onprem"
     message_schema = OnPremMessage
     id_prefix = "gBEGemu"
+    scoped = False  # On-Premise knows phones only
+    system_messages = False
+    window_error = hooks.WINDOW_470
 
     def operation(self, method: str, path: str) -> str | None:
         if method == "POST" and path == "/v1/messages":
@@ -335,16 +334,14 @@ class Dialog360OnPremSim(Dialog360CloudSim):
         return onprem_error(500, 1014, "Internal error")
 
     def window_closed(self) -> HttpResponse:
-        return onprem_error(
-            400,
-            470,
-            "Message failed to send because more than 24 hours have passed since "
-            "the customer last replied to this number",
-        )
+        return onprem_error(400, 470, str(hooks.WINDOW_470["title"]))
+
+    def identity_change(self, kind: IdentityChange, before: SimUser, after: SimUser) -> WebhookCall:
+        raise ValueError(f"{kind} system messages are not emulated for On-Premise")
 
     def accepted(self, message_id: str, to: str, kind: str) -> HttpResponse:
         body = {
-            "contacts": [{"input": to, "wa_id": to.lstrip("+")}],
+            "contacts": [{"input": to, "wa_id": digits(to)}],
             "messages": [{"id": message_id}],
             "meta": {"api_status": "stable", "version": "2.51.1"},
         }

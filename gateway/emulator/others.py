@@ -35,6 +35,30 @@ _EXPIRED = 'Bearer error="invalid_token", error_description="expired"'
 _ONEMSG_ACK = {"sent": "sent", "delivered": "delivered", "read": "viewed"}
 
 
+_WINDOW_TEXT = (
+    "Re-engagement message: Message failed to send because more than 24 hours have passed "
+    "since the customer last replied to this number."
+)
+
+
+def _sinch_identity(sent: Sent) -> str:
+    """The recipient as Sent; a BSUID send shows the phone if the business may see it."""
+    user = sent.user
+    if user is None or sent.to_phone:
+        return sent.to
+    return user.phone if user.phone and user.phone_visible(False) else user.user_id
+
+
+def _onemsg_chat(sent: Sent) -> str:
+    """``<digits>@c.us`` while the phone is visible, else ``<BSUID>@lid``."""
+    user = sent.user
+    if user is None:
+        return f"{sent.to.split('@')[0].lstrip('+')}@c.us"
+    if user.phone and user.phone_visible(sent.to_phone):
+        return f"{user.phone}@c.us"
+    return f"{user.user_id}@lid"
+
+
 def rpc_error(status: int, name: str, message: str, **headers: str) -> HttpResponse:
     body = {"error": {"code": status, "message": message, "status": name, "details": []}}
     return json_response(status, body, headers)
@@ -123,8 +147,10 @@ class SinchSim(Sim):
             kind = "template"
             token = next((v for k, v in params.items() if k.endswith("flow_token")), None)
         message_id = self.next_id("01HEMU")
-        closed = fault is not None and fault.kind == "window_closed"
-        self.sent[message_id] = Sent(self.name, message_id, str(to), kind, token, body, closed)
+        self.sent[message_id] = Sent(
+            self.name, message_id, str(to), kind, token, body,
+            window_closed=self.fails_later(fault), user=self.user_for(str(to)),
+        )  # fmt: skip
         return json_response(200, {"message_id": message_id, "accepted_time": self._iso()})
 
     def rate_limited(self, retry_after: int) -> HttpResponse:
@@ -145,7 +171,7 @@ class SinchSim(Sim):
             "event_time": self._iso(),
             "message_metadata": "",
         }
-        identity = {"channel": "WHATSAPP", "identity": sent.to}
+        identity = {"channel": "WHATSAPP", "identity": _sinch_identity(sent)}
         docs: list[dict[str, Any]] = []
         reports = ["FAILED"] if sent.window_closed else [_SINCH_STATUS[s] for s in statuses]
         for status in reports:
@@ -159,7 +185,9 @@ class SinchSim(Sim):
                 report["reason"] = {
                     "code": "OUTSIDE_ALLOWED_SENDING_WINDOW",
                     "sub_code": "UNSPECIFIED_SUB_CODE",
-                    "description": "Re-engagement message",
+                    "description": "The underlying channel reported: Message failed to send "
+                    "because more than 24 hours have passed since the customer last replied "
+                    "to this number",
                     "channel_code": "131047",
                 }
             docs.append({**common, "message_delivery_report": report})
@@ -240,23 +268,15 @@ class OneMsgSim(Sim):
             if isinstance(checked, TemplateCreate):
                 tpl = {"id": "1msg-tpl-1", "status": "PENDING", "category": checked.category}
                 return Reply(json_response(200, tpl))
-            if fault is not None and fault.kind == "window_closed":
-                return Reply(
-                    json_response(
-                        200,
-                        {
-                            "sent": False,
-                            "message": "(#131047) Re-engagement message: "
-                            "more than 24 hours have passed since the customer last replied",
-                        },
-                    )
-                )
-            return Reply(self._sent(json.loads(body), parts[1]))
+            if self.fails_now(fault):
+                # 1msg checks the window itself; its own client expects these words
+                return Reply(json_response(400, {"message": "Dialog window is closed"}))
+            return Reply(self._sent(json.loads(body), parts[1], self.fails_later(fault)))
 
         return self.apply_transport_fault(fault, answer)
 
-    def _sent(self, body: dict[str, Any], method: str) -> HttpResponse:
-        to = str(body.get("phone") or body.get("chatId"))
+    def _sent(self, body: dict[str, Any], method: str, closed: bool) -> HttpResponse:
+        to = str(body.get("phone") or body.get("chatId") or body.get("bsuid"))
         kind: Literal["interactive", "template"]
         if method == "sendFlow":
             kind, token = "interactive", body.get("flowToken")
@@ -272,7 +292,10 @@ class OneMsgSim(Sim):
                 None,
             )
         message_id = self.next_id("gBGGemu")
-        self.sent[message_id] = Sent(self.name, message_id, to, kind, token, body)
+        self.sent[message_id] = Sent(
+            self.name, message_id, to, kind, token, body,
+            window_closed=closed, user=self.user_for(to),
+        )  # fmt: skip
         return json_response(
             200,
             {
@@ -292,12 +315,20 @@ class OneMsgSim(Sim):
     def callbacks(
         self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
     ) -> list[WebhookCall]:
-        chat = f"{sent.to.split('@')[0].lstrip('+')}@c.us"
-        instance = self.secret("instance_id")
+        chat, instance = _onemsg_chat(sent), self.secret("instance_id")
+        who = {"chatId": chat}
+        if sent.user is not None:  # as 1msg's own acks carry it
+            who["bsuid"] = sent.user.user_id
+        if sent.window_closed:  # the one and only outcome of that message
+            failed: dict[str, Any] = {"id": sent.message_id, "status": "failed"}
+            failed["error"] = _WINDOW_TEXT
+            if sent.user and sent.user.phone and sent.user.phone_visible(sent.to_phone):
+                failed["phone"] = sent.user.phone
+            return self._calls([{"instanceId": instance, "ack": [failed | who]}])
         docs: list[dict[str, Any]] = [
             {
                 "instanceId": instance,
-                "ack": [{"id": sent.message_id, "chatId": chat, "status": _ONEMSG_ACK[s]}],
+                "ack": [{"id": sent.message_id, **who, "status": _ONEMSG_ACK[s]}],
             }
             for s in statuses
         ]
@@ -305,27 +336,26 @@ class OneMsgSim(Sim):
             response = (
                 {"flow_token": sent.flow_token, **answers} if sent.flow_token else dict(answers)
             )
-            docs.append(
-                {
-                    "instanceId": instance,
-                    "messages": [
-                        {
-                            "id": self.next_id("gBGGemuIN"),
-                            "body": json.dumps(response),
-                            "fromMe": False,
-                            "self": 0,
-                            "isForwarded": False,
-                            "author": chat,
-                            "time": int(self.clock()),
-                            "chatId": chat,
-                            "type": "interactive",
-                            "senderName": "Emulated User",
-                            "caption": None,
-                            "quotedMsgId": sent.message_id,
-                        }
-                    ],
-                }
-            )
+            message: dict[str, Any] = {
+                "id": self.next_id("gBGGemuIN"),
+                "body": json.dumps(response),
+                "fromMe": False,
+                "self": 0,
+                "isForwarded": False,
+                "author": chat,
+                "time": int(self.clock()),
+                "chatId": chat,
+                "type": "interactive",
+                "senderName": sent.user.name if sent.user else "Emulated User",
+                "caption": None,
+                "quotedMsgId": sent.message_id,
+            }
+            if sent.user is not None:  # as in 1msg's captured inbound messages
+                message["authorBsuid"] = sent.user.user_id
+            docs.append({"instanceId": instance, "messages": [message]})
+        return self._calls(docs)
+
+    def _calls(self, docs: list[dict[str, Any]]) -> list[WebhookCall]:
         url = self.webhook_url or ""
         token = self.secret("webhook_token")
         if token:  # 1msg cannot sign: the secret rides in the webhook URL

@@ -1,4 +1,4 @@
-"""The emulator's own wire schemas, written from reference/providers.md.
+"""The emulator's own wire schemas, written from reference/providers.md and identity.md.
 
 Deliberately independent of ``providers/``: these models describe what each provider
 accepts, so an adapter that drifts (a misspelled key, a wrong type, a missing field) is
@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from gateway.emulator.users import BSUID, is_bsuid, is_phone
 
 NonEmpty = Annotated[str, Field(min_length=1)]
 Cta = Annotated[str, Field(min_length=1, max_length=20)]
@@ -17,6 +20,15 @@ Body = Annotated[str, Field(min_length=1, max_length=1024)]
 Short = Annotated[str, Field(min_length=1, max_length=60)]
 Action = Literal["navigate", "data_exchange"]
 Mode = Literal["draft", "published"]
+UserId = Annotated[str, Field(pattern=BSUID.pattern)]
+
+
+def _phone_only(value: str, where: str) -> str:
+    if is_bsuid(value):
+        raise ValueError(f"a business-scoped user id cannot go in `to` ({where})")
+    if not is_phone(value):
+        raise ValueError("must be a phone number")
+    return value
 
 
 class Strict(BaseModel):
@@ -133,13 +145,23 @@ class CloudMessage(Strict):
 
     messaging_product: Literal["whatsapp"]
     recipient_type: Literal["individual"] = "individual"
-    to: NonEmpty
+    to: NonEmpty | None = None  # a phone; a BSUID goes in `recipient`; both: `to` wins
+    recipient: UserId | None = None
     type: Literal["interactive", "template"]
     interactive: Interactive | None = None
     template: Template | None = None
 
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: str | None) -> str | None:
+        # Meta moved BSUIDs out of `to` (Feb 2026): refused as an invalid value (131009).
+        return None if value is None else _phone_only(value, "send it in `recipient`")
+
     @model_validator(mode="after")
     def _kind(self) -> Self:
+        if self.to is None and self.recipient is None:
+            # type "missing": answered as Meta's 131008, like any missing parameter
+            raise PydanticCustomError("missing", "one of `to` or `recipient` is required")
         if (self.type == "interactive") != (self.interactive is not None) or (
             self.type == "template"
         ) != (self.template is not None):
@@ -179,6 +201,11 @@ class OnPremMessage(Strict):
     type: Literal["interactive", "template"]
     interactive: OnPremInteractive | None = None
     template: OnPremTemplate | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: str) -> str:
+        return _phone_only(value, "the On-Premise API predates them")
 
     @model_validator(mode="after")
     def _kind(self) -> Self:
@@ -227,7 +254,14 @@ class TemplateCreate(Strict):
 
 class ChannelIdentity(Strict):
     channel: Literal["WHATSAPP"]
-    identity: NonEmpty
+    identity: NonEmpty  # a phone, or a BSUID since Sinch's 2026 WhatsApp user-id support
+
+    @field_validator("identity")
+    @classmethod
+    def _identity(cls, value: str) -> str:
+        if not (is_phone(value) or is_bsuid(value)):
+            raise ValueError("must be a phone number or a business-scoped user id")
+        return value
 
 
 class IdentifiedBy(Strict):
@@ -313,14 +347,21 @@ class SinchSend(Strict):
 # -- 1msg.io ---------------------------------------------------------------------------
 
 
+_CHAT_ID = r"(@(c|g)\.us|^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}@lid)$"
+
+
 class _OneMsgRecipient(Strict):
     phone: int | Annotated[str, Field(pattern=r"^[0-9]{6,15}$")] | None = None
-    chatId: Annotated[str, Field(pattern=r"@(c|g)\.us$")] | None = None
+    # `<digits>@c.us`, a group `@g.us`, or a BSUID `<BSUID>@lid` (1msg OpenAPI v2)
+    chatId: Annotated[str, Field(pattern=_CHAT_ID)] | None = None
+    # 1msg's own client sends a BSUID in its own field (github.com/1msg/1msg-n8n-nodes
+    # utils/recipient.ts)
+    bsuid: Annotated[str, Field(pattern=BSUID.pattern)] | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Self:
-        if (self.phone is None) == (self.chatId is None):
-            raise ValueError("exactly one of phone or chatId is required")
+        if sum(v is not None for v in (self.phone, self.chatId, self.bsuid)) != 1:
+            raise ValueError("exactly one of phone, chatId or bsuid is required")
         return self
 
 

@@ -25,6 +25,7 @@ from gateway import (
     ServiceWindowClosed,
     TemplateRef,
 )
+from gateway.emulator import FAILURE_LOCATIONS
 from gateway.events import InboundEvent
 from gateway.http import HttpRequest, encode_json
 from gateway.pytest_plugin import EmulatorFixture
@@ -126,22 +127,40 @@ def test_ambiguous_faults_are_reported_not_resent(
     transport._client.close()
 
 
-@pytest.mark.parametrize("sender", ["meta", "d360", "d360_onprem", "onemsg"])
-def test_window_closed_at_send(emulator: EmulatorFixture, sender: str) -> None:
-    emulator.inject(SENDERS[sender], "window_closed")
-    with emulator.gateway(retry=FAST) as gw, pytest.raises(ServiceWindowClosed):
-        gw.send(INTERACTIVE.model_copy(update={"sender": sender}))
-
-
-def test_window_closed_reported_by_sinch_callback(emulator: EmulatorFixture) -> None:
-    emulator.inject("sinch", "window_closed")
+@pytest.mark.parametrize(
+    ("sender", "where"),
+    [
+        (sender, where)
+        for sender, provider in sorted(SENDERS.items())
+        for where in FAILURE_LOCATIONS[provider]["window_closed"].settable
+    ],
+)
+def test_a_closed_window_is_reported_where_the_provider_reports_it(
+    emulator: EmulatorFixture, sender: str, where: str
+) -> None:
+    """The production path: Meta accepts the message and fails it by webhook later; a
+    caller that only catches ServiceWindowClosed at send would miss it."""
+    provider = SENDERS[sender]
+    emulator.emulator.set_failure_location(provider, "window_closed", where)
+    emulator.inject(provider, "window_closed")
+    msg = INTERACTIVE.model_copy(update={"sender": sender})
     with emulator.gateway(retry=FAST) as gw:
-        receipt = gw.send(INTERACTIVE.model_copy(update={"sender": "sinch"}))
+        if where == "response":
+            with pytest.raises(ServiceWindowClosed):
+                gw.send(msg)
+            assert emulator.sent(provider) == []
+            return
+        receipt = gw.send(msg)
         assert receipt.message_id is not None
-        [status] = emulator.feed(gw, "sinch", emulator.callbacks(receipt.message_id, ANSWERS))
+        [status] = emulator.feed(gw, sender, emulator.callbacks(receipt.message_id, ANSWERS))
     assert isinstance(status, MessageStatus)
-    assert status.status == "failed"
-    assert [e.category for e in status.errors] == ["ServiceWindowClosed"]
+    assert (status.message_id, status.status, status.sender) == (
+        receipt.message_id,
+        "failed",
+        sender,
+    )
+    [error] = status.errors
+    assert error.error_class is ServiceWindowClosed
 
 
 def test_sinch_expired_token_is_refreshed_once(emulator: EmulatorFixture) -> None:
