@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from urllib.parse import unquote
 
 MASK = "***"
 
@@ -55,3 +56,20 @@ class SecretRegistry:
 
 secrets = SecretRegistry()
 """The process-wide registry every gateway adds its credentials to."""
+
+# A query parameter inside any text: in a URL, a request line, an exception message, or
+# a raw query string such as uvicorn's trace of an ASGI scope (b'token=…').
+_QUERY_PARAM = re.compile(r"(?:^|(?<=[?&;'\"]))([^=&#;?\s\"'<>]+)=([^&#;\s\"'<>]*)")
+
+
+def _mask_param(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return f"{name}={MASK}" if is_sensitive_name(unquote(name)) else match.group(0)
+
+
+def redact(text: str) -> str:
+    """``text`` with credential-named query values (``?token=…``) and every registered
+    secret masked: for text written by code we do not control, e.g. a library's log line."""
+    if "=" in text:
+        text = _QUERY_PARAM.sub(_mask_param, text)
+    return secrets.scrub(text)

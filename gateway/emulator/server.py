@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+from gateway.log import install_log_redaction
+
 
 class LoopbackServer:
     """uvicorn on a free 127.0.0.1 port: the port is known before the app is built."""
@@ -25,6 +27,7 @@ class LoopbackServer:
     def _make(self, app: Any) -> Any:
         import uvicorn
 
+        install_log_redaction()
         config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
         self._server = uvicorn.Server(config)
         return self._server.serve(sockets=[self._sock])
