@@ -1,43 +1,69 @@
-"""FlowGateway: send WhatsApp Flows through any BSP from one model (contract names below)."""
+"""FlowGateway: send WhatsApp Flows through any BSP from one model (contract names below).
 
-from gateway.client import AsyncGateway, Gateway
-from gateway.config import GatewayConfig, load_config
-from gateway.core import GatewayCore
-from gateway.errors import (
-    AuthenticationError,
-    ConfigError,
-    FlowUnavailable,
-    GatewayError,
-    InvalidRequest,
-    OutcomeUnknown,
-    PermissionDenied,
-    ProviderError,
-    ProviderUnavailable,
-    QualityLimited,
-    RateLimited,
-    RecipientUnreachable,
-    ServiceWindowClosed,
-    SignatureError,
-    TemplateError,
-    UnsupportedFeature,
-    WebhookError,
-    WebhookPayloadError,
-)
-from gateway.events import (
-    ErrorDetail,
-    ErrorEvent,
-    FlowCompleted,
-    InboundEvent,
-    MessageStatus,
-    SendReceipt,
-    TemplateReceipt,
-    UnhandledEvent,
-)
-from gateway.http import HttpRequest, HttpResponse
-from gateway.model import FlowMessage, FlowTemplate, SinchOptions, TemplateRef
-from gateway.retry import RetryPolicy, RetrySettings
+Names are imported on first use (PEP 562), so ``import gateway`` — and every provider
+adapter, which imports the neutral core — loads no HTTP client, retry or logging library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    "AsyncGateway": "gateway.client",
+    "Gateway": "gateway.client",
+    "GatewayConfig": "gateway.config",
+    "load_config": "gateway.config",
+    "GatewayCore": "gateway.core",
+    "HttpRequest": "gateway.http",
+    "HttpResponse": "gateway.http",
+    "UserRef": "gateway.identity",
+    "FlowMessage": "gateway.model",
+    "FlowTemplate": "gateway.model",
+    "SinchOptions": "gateway.model",
+    "TemplateRef": "gateway.model",
+    "RetryPolicy": "gateway.retry",
+    "RetrySettings": "gateway.retry",
+    **dict.fromkeys(
+        (
+            "ErrorDetail",
+            "ErrorEvent",
+            "FlowCompleted",
+            "InboundEvent",
+            "MessageStatus",
+            "SendReceipt",
+            "TemplateReceipt",
+            "UnhandledEvent",
+            "UserIdentityChanged",
+        ),
+        "gateway.events",
+    ),
+    **dict.fromkeys(
+        (
+            "AuthenticationError",
+            "ConfigError",
+            "FlowUnavailable",
+            "GatewayError",
+            "InvalidRequest",
+            "OutcomeUnknown",
+            "PermissionDenied",
+            "ProviderError",
+            "ProviderUnavailable",
+            "QualityLimited",
+            "RateLimited",
+            "RecipientUnreachable",
+            "ServiceWindowClosed",
+            "SignatureError",
+            "TemplateError",
+            "UnsupportedFeature",
+            "WebhookError",
+            "WebhookPayloadError",
+        ),
+        "gateway.errors",
+    ),
+}
 
 __all__ = [
     "AsyncGateway",
@@ -76,7 +102,63 @@ __all__ = [
     "TemplateRef",
     "UnhandledEvent",
     "UnsupportedFeature",
+    "UserIdentityChanged",
+    "UserRef",
     "WebhookError",
     "WebhookPayloadError",
     "load_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gateway' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from gateway.client import AsyncGateway, Gateway
+    from gateway.config import GatewayConfig, load_config
+    from gateway.core import GatewayCore
+    from gateway.errors import (
+        AuthenticationError,
+        ConfigError,
+        FlowUnavailable,
+        GatewayError,
+        InvalidRequest,
+        OutcomeUnknown,
+        PermissionDenied,
+        ProviderError,
+        ProviderUnavailable,
+        QualityLimited,
+        RateLimited,
+        RecipientUnreachable,
+        ServiceWindowClosed,
+        SignatureError,
+        TemplateError,
+        UnsupportedFeature,
+        WebhookError,
+        WebhookPayloadError,
+    )
+    from gateway.events import (
+        ErrorDetail,
+        ErrorEvent,
+        FlowCompleted,
+        InboundEvent,
+        MessageStatus,
+        SendReceipt,
+        TemplateReceipt,
+        UnhandledEvent,
+        UserIdentityChanged,
+    )
+    from gateway.http import HttpRequest, HttpResponse
+    from gateway.identity import UserRef
+    from gateway.model import FlowMessage, FlowTemplate, SinchOptions, TemplateRef
+    from gateway.retry import RetryPolicy, RetrySettings

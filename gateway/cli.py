@@ -8,6 +8,7 @@ import importlib
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from gateway.client import Gateway
 from gateway.config import load_config
 from gateway.errors import ConfigError, GatewayError, ProviderError
 from gateway.events import InboundEvent
-from gateway.log import configure_logging, get_logger
+from gateway.log import configure_logging, get_logger, install_log_redaction
 from gateway.model import FlowMessage
 
 
@@ -155,8 +156,10 @@ def _send(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 "provider": receipt.provider,
+                "sender": receipt.sender,
+                "business_id": receipt.business_id,
                 "message_id": receipt.message_id,
-                "recipient": receipt.recipient,
+                "user": asdict(receipt.user),
                 "status": receipt.status,
             }
         )
@@ -173,7 +176,9 @@ def _emulator(args: argparse.Namespace) -> int:
     emulator = Emulator.from_config(load_config(args.config, {"FLOWGATEWAY_EMULATOR_URL": url}))
     for provider in emulator.sims:
         print(f"{provider}: base_url = {url}/{provider}", file=sys.stderr)
-    print(f"control: {url}/_emulator/(faults|webhooks|complete|messages)", file=sys.stderr)
+    routes = "faults|failure_locations|users|identity|webhooks|complete|messages"
+    print(f"control: {url}/_emulator/({routes})", file=sys.stderr)
+    install_log_redaction()  # the emulator has no gateway to install it
     uvicorn.run(emulator.asgi, host=args.host, port=args.port, log_level="warning")
     return 0
 
@@ -274,7 +279,13 @@ def _serve(args: argparse.Namespace) -> int:
 
         @receiver.on(name="flowgateway.log")
         def log_event(event: InboundEvent) -> None:
-            log.info("event", type=type(event).__name__, provider=event.provider)
+            log.info(
+                "event",
+                type=type(event).__name__,
+                provider=event.provider,
+                sender=event.sender,
+                business_id=event.business_id,
+            )
 
     prefix = config.receiver.path_prefix
     for name in config.senders:

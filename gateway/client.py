@@ -83,7 +83,7 @@ class Gateway(_Base[Transport]):
     def send(self, msg: FlowMessage) -> SendReceipt:
         """Send ``msg`` through its sender (explicit, routed, or the default)."""
         sender, request = self._core.plan_send(msg)
-        return self._execute(sender, "send", request, self._core.send_parser(sender))
+        return self._execute(sender, "send", request, self._core.send_parser(sender, msg))
 
     def create_template(self, tpl: FlowTemplate, sender: str | None = None) -> TemplateReceipt:
         """Submit a FLOW-button template for review."""
@@ -186,7 +186,7 @@ class AsyncGateway(_Base[AsyncTransport]):
     async def send(self, msg: FlowMessage) -> SendReceipt:
         """Send ``msg`` through its sender (explicit, routed, or the default)."""
         sender, request = self._core.plan_send(msg)
-        return await self._execute(sender, "send", request, self._core.send_parser(sender))
+        return await self._execute(sender, "send", request, self._core.send_parser(sender, msg))
 
     async def create_template(
         self, tpl: FlowTemplate, sender: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from gateway.auth import TokenCache
@@ -16,7 +16,8 @@ from gateway.config import GatewayConfig, RouteConfig
 from gateway.errors import ConfigError, GatewayError, ProviderError
 from gateway.events import InboundEvent, SendReceipt
 from gateway.http import HttpRequest, HttpResponse
-from gateway.log import enabled, get_logger
+from gateway.identity import addressed
+from gateway.log import enabled, get_logger, install_log_redaction
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.redact import secrets
 from gateway.retry import RetryPolicy
@@ -24,7 +25,6 @@ from providers import adapter_class
 from providers.base import Adapter
 
 T = TypeVar("T")
-_set_sender = vars(SendReceipt)["sender"].__set__  # the slot descriptor
 Parse = Callable[[HttpResponse], T]
 
 
@@ -77,7 +77,9 @@ class GatewayCore:
         if not senders:
             raise ConfigError("senders", "at least one sender is required")
         self.senders = {
-            name: Sender(name, adapter, TokenCache() if adapter.token_request() else None)
+            name: Sender(
+                name, adapter.for_sender(name), TokenCache() if adapter.token_request() else None
+            )
             for name, adapter in senders.items()
         }
         if default_sender is None and len(senders) == 1:
@@ -88,12 +90,15 @@ class GatewayCore:
         self.log = get_logger()
         for adapter in senders.values():
             secrets.add(adapter.settings.secret_values())
+        install_log_redaction()
 
     @classmethod
     def from_config(cls, config: GatewayConfig, retry: RetryPolicy | None = None) -> GatewayCore:
         adapters = {
             name: adapter_class(table["provider"]).from_settings(
-                key_prefix=f"senders.{name}.", **{k: v for k, v in table.items() if k != "provider"}
+                key_prefix=f"senders.{name}.",
+                sender=name,
+                **{k: v for k, v in table.items() if k != "provider"},
             )
             for name, table in config.senders.items()
         }
@@ -121,13 +126,15 @@ class GatewayCore:
         return sender, sender.adapter.build_send(msg)
 
     @staticmethod
-    def send_parser(sender: Sender) -> Parse[SendReceipt]:
-        """The adapter's response parser, stamping the sender's name on the receipt."""
+    def send_parser(sender: Sender, msg: FlowMessage) -> Parse[SendReceipt]:
+        """The adapter's response parser; a receipt whose provider does not echo the
+        recipient names the user as ``msg`` addressed them."""
 
         def parse(resp: HttpResponse) -> SendReceipt:
             receipt = sender.adapter.parse_send_response(resp)
-            _set_sender(receipt, sender.name)  # fresh and not yet shared: fill the slot
-            return receipt
+            if receipt.user:
+                return receipt
+            return replace(receipt, user=addressed(msg.to))
 
         return parse
 

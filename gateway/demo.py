@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from gateway.client import AsyncGateway
 from gateway.config import GatewayConfig, load_config
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UnsupportedFeature
 from gateway.events import FlowCompleted, InboundEvent, MessageStatus
+from gateway.identity import UserRef, addressed
 from gateway.model import FlowMessage
 
 if TYPE_CHECKING:  # the emulator needs the server extra; imported when the demo runs
@@ -48,11 +49,16 @@ class DemoFailure(Exception):
     """A step of the demo did not produce what it should."""
 
 
+USERNAME_USER = {"phone": "+16505550199", "username": "sheena", "hide_phone": True}
+"""A user who hides the phone number behind a username: reached by business-scoped id."""
+
+
 @dataclass
 class Row:
     sender: str
     provider: str
     message_id: str
+    user: str
     statuses: str
     flow_token: str
     response: str
@@ -95,28 +101,48 @@ async def _run(config_path: Path, out: TextIO) -> int:
             for name, table in config.senders.items():
                 url = f"{receiver_server.url}{config.receiver.path_prefix}/{name}"
                 emulator.set_webhook(table["provider"], url)
-            rows = await _round_trips(config, emulator, events, arrived)
+            rows = await _round_trips(config, emulator, events, arrived, MESSAGE)
+            _check_same_completion(events, MESSAGE)
+            hidden = emulator.register_user(**USERNAME_USER)  # type: ignore[arg-type]
+            to_username = MESSAGE.model_copy(
+                update={"to": hidden.user_id, "flow_token": "demo-username-7"}
+            )
+            events.clear()
+            rows += await _round_trips(config, emulator, events, arrived, to_username)
+            _check_same_completion(events, to_username)
         finally:
             await receiver_server.stop()
             await emulator_server.stop()
     _print_table(rows, out)
-    _check_same_completion(events)
     elapsed = time.perf_counter() - started
+    reached = sum(r.message_id != "-" for r in rows)
     print(
-        f"\n{len(rows)} providers, one FlowMessage each: the same FlowCompleted "
-        f"(flow_token {MESSAGE.flow_token!r}) from all of them in {elapsed:.1f}s",
+        f"\n{reached} round trips over {len(config.senders)} providers — a phone user, and "
+        f"a username user reached by business-scoped id ({hidden.user_id}; On-Premise "
+        f"cannot address one) — the same FlowCompleted from each, in {elapsed:.1f}s",
         file=out,
     )
     return 0
 
 
 async def _round_trips(
-    config: GatewayConfig, emulator: Emulator, events: list[InboundEvent], arrived: asyncio.Event
+    config: GatewayConfig,
+    emulator: Emulator,
+    events: list[InboundEvent],
+    arrived: asyncio.Event,
+    message: FlowMessage,
 ) -> list[Row]:
     sent: dict[str, tuple[str, str]] = {}
+    refused: list[Row] = []
     async with AsyncGateway(config) as gw:
-        for name in config.senders:
-            receipt = await gw.send(MESSAGE.model_copy(update={"sender": name}))
+        for name, table in config.senders.items():
+            try:
+                receipt = await gw.send(message.model_copy(update={"sender": name}))
+            except UnsupportedFeature as exc:  # before any request: nothing was sent
+                refused.append(
+                    Row(name, table["provider"], "-", message.to, "-", "-", f"refused: {exc}")
+                )
+                continue
             if receipt.message_id is None:
                 raise DemoFailure(f"{name}: the send returned no message id")
             sent[receipt.message_id] = (name, receipt.provider)
@@ -137,22 +163,40 @@ async def _round_trips(
         ]
         done = next(e for e in events if isinstance(e, FlowCompleted) and e.reply_to == message_id)
         rows.append(
-            Row(name, provider, message_id, "→".join(statuses) or "-", done.flow_token or "-",
-                json.dumps(done.response, sort_keys=True))
+            Row(name, provider, message_id, _who(done.user), "→".join(statuses) or "-",
+                done.flow_token or "-", json.dumps(done.response, sort_keys=True))
         )  # fmt: skip
-    return rows
+    return rows + refused
+
+
+def _who(user: UserRef) -> str:
+    if user.phone is not None:
+        return user.phone
+    return f"{user.user_id} (@{user.username})" if user.username else str(user.user_id)
 
 
 def _completed(events: list[InboundEvent]) -> int:
     return sum(isinstance(e, FlowCompleted) for e in events)
 
 
-def _check_same_completion(events: list[InboundEvent]) -> None:
+def _check_same_completion(events: list[InboundEvent], message: FlowMessage) -> None:
     done = [e for e in events if isinstance(e, FlowCompleted)]
-    if {(e.flow_token, json.dumps(e.response, sort_keys=True)) for e in done} != {
-        (MESSAGE.flow_token, json.dumps(ANSWERS, sort_keys=True))
-    }:
-        raise DemoFailure("the providers' FlowCompleted events differ")
+    seen = {
+        (e.flow_token, json.dumps(e.response, sort_keys=True), _is(e.user, message.to))
+        for e in done
+    }
+    if seen != {(message.flow_token, json.dumps(ANSWERS, sort_keys=True), True)}:
+        raise DemoFailure(f"the providers' FlowCompleted events differ: {sorted(seen)}")
+
+
+def _is(user: UserRef, to: str) -> bool:
+    """Whether ``user`` is the user ``to`` addressed (providers add what else they know)."""
+    wanted = addressed(to)
+    return all(
+        getattr(user, name) == value
+        for name in ("phone", "user_id", "parent_user_id")
+        if (value := getattr(wanted, name)) is not None
+    )
 
 
 def _with_inbox(config: GatewayConfig, inbox: str) -> GatewayConfig:
@@ -161,9 +205,10 @@ def _with_inbox(config: GatewayConfig, inbox: str) -> GatewayConfig:
 
 
 def _print_table(rows: list[Row], out: TextIO) -> None:
-    header = ("sender", "provider", "message id", "statuses", "flow_token", "response")
+    header = ("sender", "provider", "message id", "user", "statuses", "flow_token", "response")
     table = [header] + [
-        (r.sender, r.provider, r.message_id, r.statuses, r.flow_token, r.response) for r in rows
+        (r.sender, r.provider, r.message_id, r.user, r.statuses, r.flow_token, r.response)
+        for r in rows
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     bold = out.isatty()

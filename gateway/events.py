@@ -7,13 +7,22 @@ object keeps the provider's original data in ``raw`` so nothing is lost in trans
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal, TypeAlias, TypeVar
+
+from gateway.errors import CATEGORIES, ProviderError
+from gateway.identity import UserRef
 
 T = TypeVar("T")
 SendStatus = Literal["accepted", "queued", "held_for_quality_assessment"]
 DeliveryStatus = Literal["queued", "sent", "delivered", "read", "failed"]
+IdentityChange = Literal["number", "user_id"]
+
+# Every receipt and event says who in the same words: ``sender`` is the configured
+# sender's name (None from a bare adapter), ``business_id`` the provider's id of the
+# business number (Meta phone_number_id, Sinch app_id, 1msg instance, 360dialog number),
+# ``user`` the WhatsApp user.
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,14 +31,17 @@ class SendReceipt:
 
     ``message_id`` is None only when the provider queued the message without assigning an
     id yet (``status == "queued"``, e.g. 1msg's ``jobId``); ``job_id`` then identifies it.
+    ``user`` is the recipient as the provider resolved it (Meta's ``wa_id``/``user_id``),
+    else as it was addressed.
     """
 
     provider: str
+    sender: str | None
+    business_id: str | None
     message_id: str | None
-    recipient: str | None
+    user: UserRef
     status: SendStatus
     raw: Any = field(default=None, repr=False, compare=False)
-    sender: str | None = None
     job_id: str | None = None
 
 
@@ -47,21 +59,38 @@ class TemplateReceipt:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ErrorDetail:
-    """One provider error; ``category`` is a :mod:`gateway.errors` class name."""
+    """One provider error, in the provider's own words.
+
+    ``message`` is the short text, ``details`` the explanation when the provider gives one
+    (Meta's ``error_data.details``: "more than 24 hours have passed…"); ``category`` is a
+    :mod:`gateway.errors` class name, so a failed status and a failed send read alike.
+    """
 
     code: int | str | None
     title: str | None
     message: str | None
+    details: str | None
     category: str
+
+    @property
+    def error_class(self) -> type[ProviderError]:
+        """The :class:`~gateway.errors.ProviderError` subclass named by ``category``."""
+        return CATEGORIES.get(self.category, ProviderError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowCompleted:
-    """A user submitted a Flow: ``response`` is the decoded ``response_json``."""
+    """A user submitted a Flow: ``response`` is the decoded ``response_json``.
+
+    Correlate it by ``flow_token`` or ``reply_to``, never by phone: users with a username
+    may withhold it (``user.phone`` None, ``user.user_id`` set).
+    """
 
     provider: str
+    sender: str | None
+    business_id: str | None
     message_id: str
-    sender: str
+    user: UserRef
     flow_token: str | None
     response: dict[str, Any]
     reply_to: str | None
@@ -74,10 +103,28 @@ class MessageStatus:
     """A delivery status of a message we sent."""
 
     provider: str
+    sender: str | None
+    business_id: str | None
     message_id: str
-    recipient: str | None
+    user: UserRef
     status: DeliveryStatus
     errors: tuple[ErrorDetail, ...]
+    timestamp: datetime | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserIdentityChanged:
+    """A user changed phone number (``change="number"``) or got a new business-scoped
+    user id (``"user_id"``): re-key what you store from ``previous`` to ``user``."""
+
+    provider: str
+    sender: str | None
+    business_id: str | None
+    change: IdentityChange
+    user: UserRef
+    previous: UserRef
+    message_id: str | None
     timestamp: datetime | None
     raw: Any = field(default=None, repr=False, compare=False)
 
@@ -87,6 +134,8 @@ class ErrorEvent:
     """An error the provider reports outside any message (e.g. Meta's value-level errors)."""
 
     provider: str
+    sender: str | None
+    business_id: str | None
     errors: tuple[ErrorDetail, ...]
     timestamp: datetime | None
     raw: Any = field(default=None, repr=False, compare=False)
@@ -97,11 +146,15 @@ class UnhandledEvent:
     """Anything else the provider sent (a text message, an unknown event): passed on."""
 
     provider: str
+    sender: str | None
+    business_id: str | None
     kind: str
     raw: Any = field(default=None, repr=False, compare=False)
 
 
-InboundEvent: TypeAlias = FlowCompleted | MessageStatus | ErrorEvent | UnhandledEvent
+InboundEvent: TypeAlias = (
+    FlowCompleted | MessageStatus | UserIdentityChanged | ErrorEvent | UnhandledEvent
+)
 
 
 def fast_constructor(cls: type[T]) -> Callable[..., T]:
@@ -123,8 +176,10 @@ def fast_constructor(cls: type[T]) -> Callable[..., T]:
 
 
 _EVENT_TYPES: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (FlowCompleted, MessageStatus, ErrorEvent, UnhandledEvent)
+    cls.__name__: cls
+    for cls in (FlowCompleted, MessageStatus, UserIdentityChanged, ErrorEvent, UnhandledEvent)
 }
+_USER_FIELDS = ("user", "previous")
 
 
 def event_to_dict(event: InboundEvent) -> dict[str, Any]:
@@ -135,7 +190,9 @@ def event_to_dict(event: InboundEvent) -> dict[str, Any]:
         if isinstance(value, datetime):
             value = value.isoformat()
         elif f.name == "errors":
-            value = [asdict(e) for e in value]
+            value = [_plain(e) for e in value]
+        elif f.name in _USER_FIELDS:
+            value = _plain(value)
         out[f.name] = value
     return out
 
@@ -148,5 +205,13 @@ def event_from_dict(data: dict[str, Any]) -> InboundEvent:
         values["timestamp"] = datetime.fromisoformat(values["timestamp"])
     if "errors" in values:
         values["errors"] = tuple(ErrorDetail(**e) for e in values["errors"])
+    for name in _USER_FIELDS:
+        if name in values:
+            values[name] = UserRef(**values[name])
     event: InboundEvent = cls(**values)
     return event
+
+
+def _plain(obj: ErrorDetail | UserRef) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies every value; these hold only scalars.
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from gateway.identity import RecipientKind, is_bsuid, phone_problem, recipient_kind
+
 FlowAction = Literal["navigate", "data_exchange"]
 FlowMode = Literal["draft", "published"]
 
@@ -25,7 +27,6 @@ BODY_MAX = 1024
 BUTTON_TEXT_MAX = 25
 
 _PHONE = re.compile(r"\+?[0-9]+")
-_OPAQUE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 _PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 _EMOJI_EXTRA = {0x200D, 0x20E3, 0xFE0F}  # ZWJ, keycap, emoji presentation selector
 
@@ -93,6 +94,9 @@ class TemplateRef(_Frozen):
 class SinchOptions(_Frozen):
     """Sinch-only extras of a message (ignored by other providers); echoed in callbacks."""
 
+    contact_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{1,64}$")
+    """Address this Conversation API contact instead of ``to``'s channel identity
+    (``to`` still names the user for routing and receipts)."""
     correlation_id: str | None = Field(default=None, min_length=1, max_length=128)
     message_metadata: str | None = Field(default=None, max_length=1024)
     callback_url: str | None = Field(default=None, pattern=r"^https?://")
@@ -113,6 +117,7 @@ class FlowMessage(_Frozen):
     """
 
     to: str
+    """A phone number (E.164, ``+`` optional) or a business-scoped user id (BSUID)."""
     flow_id: str | None = None
     flow_name: str | None = None
     flow_cta: CtaText | None = None
@@ -131,19 +136,22 @@ class FlowMessage(_Frozen):
     @field_validator("to")
     @classmethod
     def _check_to(cls, v: str) -> str:
-        if _PHONE.fullmatch(v):
-            digits = len(v.lstrip("+"))
-            if not 6 <= digits <= 15:
-                raise _rule(
-                    "invalid_phone",
-                    "phone number must have 6 to 15 digits (E.164), got {n}",
-                    n=digits,
-                )
+        if is_bsuid(v):
             return v
-        if not _OPAQUE_ID.fullmatch(v):
+        if not _PHONE.fullmatch(v):
             raise _rule(
                 "invalid_recipient",
-                "must be an E.164 phone number ('+' optional) or a WhatsApp id",
+                "must be a phone number in E.164 ('+' optional, digits only) or a "
+                "business-scoped user id ('US.13491208655302741918', 'US.ENT.…')",
+            )
+        problem = phone_problem(v)
+        if problem is not None:
+            raise _rule(
+                "invalid_phone",
+                "{to} is not a possible phone number ({problem}): give the country calling "
+                "code and the full number",
+                to=v,
+                problem=problem.replace("_", " "),
             )
         return v
 
@@ -223,6 +231,11 @@ class FlowMessage(_Frozen):
     @property
     def is_template(self) -> bool:
         return self.template is not None
+
+    @property
+    def recipient_kind(self) -> RecipientKind:
+        """Whether ``to`` is a phone number, a BSUID (``user_id``) or a parent BSUID."""
+        return recipient_kind(self.to)
 
 
 class FlowTemplate(_Frozen):

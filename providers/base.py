@@ -33,6 +33,7 @@ TEMPLATE_CREATE = "template_create"
 FLOW_MANAGEMENT = "flow_management"
 MEDIA_HEADER = "media_header"
 PUBLIC_KEY = "public_key"
+BSUID_RECIPIENT = "bsuid_recipient"
 
 
 class AdapterSettings(BaseModel):
@@ -58,14 +59,33 @@ class Adapter(ABC):
     Settings: ClassVar[type[AdapterSettings]]
 
     def __init__(
-        self, settings: AdapterSettings, *, clock: Callable[[], float] = time.time
+        self,
+        settings: AdapterSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        sender: str | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         """Wall clock (Unix seconds) for checks such as signature timestamps; injectable."""
+        self.sender = sender
+        """The configured sender's name, stamped on receipts and events (None when bare)."""
+
+    @property
+    def business_id(self) -> str | None:
+        """The provider's id of this sender's business number, when the settings name it."""
+        return None
+
+    def for_sender(self, name: str) -> Self:
+        """This adapter serving the sender ``name`` (a copy unless already so named)."""
+        if self.sender == name:
+            return self
+        return type(self)(self.settings, clock=self.clock, sender=name)
 
     @classmethod
-    def from_settings(cls, *, key_prefix: str = "", **values: Any) -> Self:
+    def from_settings(
+        cls, *, key_prefix: str = "", sender: str | None = None, **values: Any
+    ) -> Self:
         """Validate ``values`` against :attr:`Settings`; errors name the offending key."""
         try:
             settings = cls.Settings.model_validate(values)
@@ -77,7 +97,7 @@ class Adapter(ABC):
                 allowed = ", ".join(sorted(cls.Settings.model_fields))
                 msg = f"unknown setting for provider {cls.name!r} (allowed: {allowed})"
             raise ConfigError(f"{key_prefix}{key}", msg) from None
-        return cls(settings)
+        return cls(settings, sender=sender)
 
     def __repr__(self) -> str:
         shown = {
@@ -95,6 +115,8 @@ class Adapter(ABC):
 
     def check_message(self, msg: FlowMessage) -> None:
         """Refuse what this provider cannot express, before any request is built."""
+        if msg.recipient_kind != "phone":
+            self.require(BSUID_RECIPIENT, "send to the user's phone number instead")
         if msg.template is not None:
             self.require(TEMPLATE_SEND)
             return

@@ -29,8 +29,9 @@ from gateway.errors import (
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.model import FlowMessage, FlowTemplate
-from providers import meta_wire
+from providers import meta_codes, meta_wire
 from providers.base import (
+    BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
     FLOW_NAME,
@@ -63,6 +64,9 @@ class Dialog360Settings(AdapterSettings):
 
 class Dialog360CloudSettings(Dialog360Settings):
     base_url: str = "https://waba-v2.360dialog.io"
+    phone_number_id: str | None = None
+    """Meta's id of the number (``metadata.phone_number_id`` in its webhooks): stamped as
+    ``business_id`` on receipts; webhooks carry their own."""
 
 
 class Dialog360OnPremSettings(Dialog360Settings):
@@ -71,6 +75,9 @@ class Dialog360OnPremSettings(Dialog360Settings):
     """The template namespace; required for template sends."""
     interactive_type: Literal["galaxy_message", "flow"] = "galaxy_message"
     """Interactive type of Flow messages: 360dialog documents ``galaxy_message``."""
+    channel_id: str | None = None
+    """Your id of this number (e.g. 360dialog's channel id): On-Premise callbacks name no
+    business number, so receipts and events carry this as ``business_id``."""
 
 
 class _Dialog360(Adapter):
@@ -86,7 +93,7 @@ class _Dialog360(Adapter):
         return HttpRequest.for_json("POST", url, payload, key)
 
     def _classify(self, code: Any) -> type[ProviderError] | None:
-        return meta_wire.graph_class(code)
+        return meta_codes.graph_class(code)
 
     def _payload(self, msg: FlowMessage) -> dict[str, Any]:
         return meta_wire.message_body(msg)
@@ -112,7 +119,7 @@ class _Dialog360(Adapter):
     def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
         if not resp.ok:
             raise meta_wire.parse_failure(self.name, resp, self._classify)
-        return meta_wire.parse_send_success(self.name, resp)
+        return meta_wire.parse_send_success(self, resp)
 
     def parse_create_template_response(
         self, resp: HttpResponse, tpl: FlowTemplate
@@ -141,15 +148,29 @@ class Dialog360CloudAdapter(_Dialog360):
 
     name = "dialog360_cloud"
     capabilities = frozenset(
-        {FLOW_ID, FLOW_NAME, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, MEDIA_HEADER, PUBLIC_KEY}
+        {
+            FLOW_ID,
+            FLOW_NAME,
+            DRAFT_MODE,
+            TEMPLATE_SEND,
+            TEMPLATE_CREATE,
+            MEDIA_HEADER,
+            PUBLIC_KEY,
+            BSUID_RECIPIENT,
+        }
     )
     Settings: ClassVar[type[AdapterSettings]] = Dialog360CloudSettings
+    settings: Dialog360CloudSettings
     _messages_path = "/messages"
     _public_key_path = "/whatsapp_business_encryption"
 
     def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
-        self._inbound = MetaInbound(self.name)
+        self._inbound = MetaInbound(self.name, self.sender)
+
+    @property
+    def business_id(self) -> str | None:
+        return self.settings.phone_number_id
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         return self._inbound.envelope(expect_dict(load_json_body(body), ""))
@@ -184,8 +205,8 @@ ONPREM_CODES: Mapping[int, type[ProviderError]] = {
 }
 
 
-onprem_class = meta_wire.code_table(
-    ONPREM_CODES, ((2000, 2999, TemplateError),), fallback=meta_wire.graph_class
+onprem_class = meta_codes.code_table(
+    ONPREM_CODES, ((2000, 2999, TemplateError),), fallback=meta_codes.graph_class
 )
 """On-Premise code → class; Cloud codes passed through are understood too."""
 
@@ -204,8 +225,16 @@ class Dialog360OnPremAdapter(_Dialog360):
         super().__init__(settings, **kwargs)
         # 360dialog documents the reply name galaxy_message; Meta's is flow: take both.
         self._inbound = MetaInbound(
-            self.name, frozenset({"flow", "galaxy_message"}), classify=onprem_class
+            self.name,
+            self.sender,
+            self.business_id,
+            frozenset({"flow", "galaxy_message"}),
+            classify=onprem_class,
         )
+
+    @property
+    def business_id(self) -> str | None:
+        return self.settings.channel_id
 
     def _classify(self, code: Any) -> type[ProviderError] | None:
         return onprem_class(code)

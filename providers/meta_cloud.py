@@ -15,6 +15,7 @@ from gateway.http import HttpRequest, HttpResponse
 from gateway.model import FlowMessage, FlowTemplate
 from providers import meta_wire
 from providers.base import (
+    BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
     FLOW_MANAGEMENT,
@@ -61,6 +62,7 @@ class MetaCloudAdapter(Adapter):
             TEMPLATE_CREATE,
             FLOW_MANAGEMENT,
             MEDIA_HEADER,
+            BSUID_RECIPIENT,
         }
     )
     Settings: ClassVar[type[AdapterSettings]] = MetaCloudSettings
@@ -68,7 +70,11 @@ class MetaCloudAdapter(Adapter):
 
     def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
-        self._inbound = MetaInbound(self.name)
+        self._inbound = MetaInbound(self.name, self.sender)
+
+    @property
+    def business_id(self) -> str | None:
+        return self.settings.phone_number_id
 
     def _url(self, node: str, edge: str) -> str:
         s = self.settings
@@ -113,7 +119,7 @@ class MetaCloudAdapter(Adapter):
     def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
         if not resp.ok:
             raise meta_wire.parse_failure(self.name, resp)
-        return meta_wire.parse_send_success(self.name, resp)
+        return meta_wire.parse_send_success(self, resp)
 
     def parse_create_template_response(
         self, resp: HttpResponse, tpl: FlowTemplate

@@ -3,16 +3,22 @@
 The Cloud envelope ``{object, entry[].changes[].value}`` (Meta, 360dialog Cloud, 1msg's
 raw hooks) and the On-Premise flat body ``{contacts, messages, statuses, errors}`` carry
 the same ``value`` objects; :class:`MetaInbound` turns either into normalized events.
+
+Users are named by phone (``from``, ``wa_id``, ``recipient_id``) and, since 2026, by
+business-scoped user id (``from_user_id``, ``user_id``, ``recipient_user_id`` and their
+``parent_`` twins); the phone may be absent or ``""``.
+https://developers.facebook.com/docs/whatsapp/business-scoped-user-ids
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from gateway.errors import ProviderError
+from gateway.errors import ProviderError, WebhookPayloadError
 from gateway.events import (
     DeliveryStatus,
     ErrorDetail,
@@ -21,8 +27,10 @@ from gateway.events import (
     InboundEvent,
     MessageStatus,
     UnhandledEvent,
+    UserIdentityChanged,
     fast_constructor,
 )
+from gateway.identity import UserRef, is_bsuid, user_ref
 from providers.base import (
     decode_response_json,
     expect_dict,
@@ -31,7 +39,7 @@ from providers.base import (
     opt_str,
     unix_time,
 )
-from providers.meta_wire import Classifier, graph_class, int_or_raw
+from providers.meta_codes import Classifier, code_in_text, graph_class, int_or_raw
 
 _STATUSES: Mapping[str, DeliveryStatus] = {
     "sent": "sent",
@@ -43,13 +51,24 @@ _new_status = fast_constructor(MessageStatus)
 _VALUE_KNOWN_KEYS = frozenset(
     {"messaging_product", "metadata", "contacts", "messages", "statuses", "errors"}
 )
+_IDENTITY_CHANGES = {"user_changed_number": "number", "user_changed_user_id": "user_id"}
+_SENDER_KEYS = ("from", "from_user_id", "from_parent_user_id", "chatId", "author")
+_CHANGED_FROM_TO = re.compile(r"from (\S+) to (\S+?)\.?$")
+Contacts = Mapping[str, Mapping[str, Any]]
+"""``contacts[]`` entries by every id they carry (wa_id, user_id)."""
 
 
 @dataclass(frozen=True, slots=True)
 class MetaInbound:
-    """Parses Meta-shaped webhook documents for one provider."""
+    """Parses Meta-shaped webhook documents for one provider (and one sender).
+
+    ``business_id`` is used when a document names no business number itself (On-Premise
+    bodies); Cloud values name theirs in ``metadata.phone_number_id``.
+    """
 
     provider: str
+    sender: str | None = None
+    business_id: str | None = None
     flow_reply_names: frozenset[str] = frozenset({"flow"})
     classify: Classifier = graph_class
 
@@ -63,55 +82,86 @@ class MetaInbound:
                 cpath = f"{path}.changes[{j}]"
                 change = expect_dict(change, cpath)
                 field = change.get("field")
-                if field != "messages":
-                    kind = f"change:{field}"
-                    events.append(UnhandledEvent(provider=self.provider, kind=kind, raw=change))
-                    continue
-                value = expect_dict(change.get("value"), f"{cpath}.value")
-                events.extend(self.value(value, f"{cpath}.value"))
+                if field == "messages":
+                    value = expect_dict(change.get("value"), f"{cpath}.value")
+                    events.extend(self.value(value, f"{cpath}.value"))
+                elif field == "user_id_update":
+                    events.extend(self._user_id_updates(change))
+                else:
+                    events.append(self.unhandled(f"change:{field}", change, None))
         return events
+
+    def unhandled(self, kind: str, raw: Any, business_id: str | None) -> UnhandledEvent:
+        return UnhandledEvent(
+            provider=self.provider,
+            sender=self.sender,
+            business_id=business_id,
+            kind=kind,
+            raw=raw,
+        )
 
     def value(self, value: dict[str, Any], path: str = "") -> list[InboundEvent]:
         """A ``value`` object or an On-Premise flat body: messages, statuses, errors."""
         prefix = f"{path}." if path else ""
+        metadata = value.get("metadata")
+        bid = opt_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
+        bid = bid or self.business_id
+        contacts = _contacts(value.get("contacts"))
         events: list[InboundEvent] = []
         if "messages" in value:
             for k, m in enumerate(expect_list(value["messages"], f"{prefix}messages")):
                 mpath = f"{prefix}messages[{k}]"
-                events.append(self._message(expect_dict(m, mpath), mpath))
+                events.append(self._message(expect_dict(m, mpath), mpath, bid, contacts))
         if "statuses" in value:
-            events.extend(
-                self._statuses(expect_list(value["statuses"], f"{prefix}statuses"), prefix)
-            )
+            items = expect_list(value["statuses"], f"{prefix}statuses")
+            events.extend(self._statuses(items, prefix, bid, contacts))
         if "errors" in value:
             items = expect_list(value["errors"], f"{prefix}errors")
             errors = tuple(self.error_detail(e) for e in items)
             events.append(
-                ErrorEvent(provider=self.provider, errors=errors, timestamp=None, raw=items)
+                ErrorEvent(
+                    provider=self.provider,
+                    sender=self.sender,
+                    business_id=bid,
+                    errors=errors,
+                    timestamp=None,
+                    raw=items,
+                )
             )
         for key, items in value.items():
             if key not in _VALUE_KNOWN_KEYS:  # e.g. message_echoes: passed on, never dropped
-                events.append(
-                    UnhandledEvent(provider=self.provider, kind=f"value:{key}", raw=items)
-                )
+                events.append(self.unhandled(f"value:{key}", items, bid))
         return events
 
     def error_detail(self, err: Any) -> ErrorDetail:
         """One ``errors[]`` entry, classified with this provider's code table."""
         e = err if isinstance(err, dict) else {"message": str(err)}
         code = int_or_raw(e.get("code"))
+        title = opt_str(e.get("title"))
+        message = opt_str(e.get("message")) or title
         data = e.get("error_data")
         details = opt_str(data.get("details")) if isinstance(data, dict) else None
-        cls = self.classify(code) or ProviderError
+        details = details or opt_str(e.get("details"))  # On-Premise puts it beside title
+        cls = self.classify(code)
+        if cls is None and code is None:
+            named = code_in_text(" ".join(t for t in (title, message, details) if t))
+            cls = graph_class(named) if named is not None else None
         return ErrorDetail(
             code=code,
-            title=opt_str(e.get("title")),
-            message=opt_str(e.get("message")) or details or opt_str(e.get("details")),
-            category=cls.category,
+            title=title,
+            message=message,
+            details=details,
+            category=(cls or ProviderError).category,
         )
 
     def flow_completion(
-        self, m: dict[str, Any], path: str, *, sender: str, reply_to: str | None
+        self,
+        m: dict[str, Any],
+        path: str,
+        *,
+        user: UserRef,
+        reply_to: str | None,
+        business_id: str | None,
     ) -> InboundEvent:
         """A message carrying ``interactive.nfm_reply``: a Flow reply or another nfm."""
         nfm = expect_dict(
@@ -120,7 +170,10 @@ class MetaInbound:
         )
         name = nfm.get("name")
         if not isinstance(name, str) or name not in self.flow_reply_names:
-            return UnhandledEvent(provider=self.provider, kind=f"nfm_reply:{name}", raw=m)
+            return self.unhandled(f"nfm_reply:{name}", m, business_id)
+        if not user and not any(opt_str(m.get(k)) for k in _SENDER_KEYS):
+            # names nobody at all; a value we cannot read (a doc's "<PHONE>") is kept in raw
+            raise WebhookPayloadError(f"{path}: names no user (no from, from_user_id or contact)")
         response = dict(
             decode_response_json(
                 nfm.get("response_json"), f"{path}.interactive.nfm_reply.response_json"
@@ -129,8 +182,10 @@ class MetaInbound:
         token = response.pop("flow_token", None)
         return FlowCompleted(
             provider=self.provider,
+            sender=self.sender,
+            business_id=business_id,
             message_id=expect_str(m.get("id"), f"{path}.id"),
-            sender=sender,
+            user=user,
             flow_token=opt_str(token),
             response=response,
             reply_to=reply_to,
@@ -138,27 +193,99 @@ class MetaInbound:
             raw=m,
         )
 
-    def _message(self, m: dict[str, Any], path: str) -> InboundEvent:
+    def _message(
+        self, m: dict[str, Any], path: str, bid: str | None, contacts: Contacts
+    ) -> InboundEvent:
+        kind = m.get("type")
         interactive = m.get("interactive")
-        if (
-            m.get("type") != "interactive"
-            or not isinstance(interactive, dict)
-            or (interactive.get("type") != "nfm_reply")
-        ):
-            return UnhandledEvent(provider=self.provider, kind=f"message:{m.get('type')}", raw=m)
-        context = m.get("context")
-        return self.flow_completion(
-            m,
-            path,
-            sender=expect_str(m.get("from"), f"{path}.from"),
-            reply_to=opt_str(context.get("id")) if isinstance(context, dict) else None,
+        if kind == "interactive" and isinstance(interactive, dict):
+            if interactive.get("type") == "nfm_reply":
+                context = m.get("context")
+                return self.flow_completion(
+                    m,
+                    path,
+                    user=message_user(m, contacts),
+                    reply_to=opt_str(context.get("id")) if isinstance(context, dict) else None,
+                    business_id=bid,
+                )
+        elif kind == "system":
+            system = m.get("system")
+            change = system.get("type") if isinstance(system, dict) else None
+            if isinstance(change, str) and change in _IDENTITY_CHANGES:
+                assert isinstance(system, dict)
+                return self._identity_change(m, system, bid)
+            kind = f"system:{change}"
+            return self.unhandled(f"message:{kind}", m, bid)
+        return self.unhandled(f"message:{kind}", m, bid)
+
+    def _identity_change(
+        self, m: dict[str, Any], system: dict[str, Any], bid: str | None
+    ) -> UserIdentityChanged:
+        """``user_changed_number`` / ``user_changed_user_id`` system messages (no contacts)."""
+        change = _IDENTITY_CHANGES[system["type"]]
+        old_phone = m.get("from")
+        new_phone = system.get("wa_id") or system.get("new_wa_id") or old_phone
+        old_id, new_id = _ids_in_body(system.get("body"))
+        previous = user_ref(
+            old_phone,
+            system.get("previous_user_id") or old_id,
+            system.get("previous_parent_user_id"),
+        )
+        user = user_ref(
+            new_phone if change == "number" else old_phone,
+            system.get("user_id") or new_id or m.get("from_user_id"),
+            system.get("parent_user_id") or m.get("from_parent_user_id"),
+        )
+        return UserIdentityChanged(
+            provider=self.provider,
+            sender=self.sender,
+            business_id=bid,
+            change="number" if change == "number" else "user_id",
+            user=user,
+            previous=previous,
+            message_id=opt_str(m.get("id")),
+            timestamp=unix_time(m.get("timestamp")),
+            raw=m,
         )
 
-    def _statuses(self, items: list[Any], prefix: str) -> list[InboundEvent]:
+    def _user_id_updates(self, change: dict[str, Any]) -> list[InboundEvent]:
+        """The ``user_id_update`` field of Meta's early drafts (not subscribable since
+        Aug 2026): parsed should it ever arrive, into the same event."""
+        value = change.get("value")
+        items = value.get("user_id_update") if isinstance(value, dict) else None
+        if not isinstance(items, list):
+            return [self.unhandled("change:user_id_update", change, None)]
+        metadata = value.get("metadata") if isinstance(value, dict) else None
+        bid = opt_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
+        events: list[InboundEvent] = []
+        for item in items:
+            if not isinstance(item, dict):
+                events.append(self.unhandled("user_id_update", item, bid))
+                continue
+            ids, parents = _pair(item.get("user_id")), _pair(item.get("parent_user_id"))
+            phone = item.get("wa_id")
+            events.append(
+                UserIdentityChanged(
+                    provider=self.provider,
+                    sender=self.sender,
+                    business_id=bid or self.business_id,
+                    change="user_id",
+                    user=user_ref(phone, ids[1], parents[1]),
+                    previous=user_ref(phone, ids[0], parents[0]),
+                    message_id=None,
+                    timestamp=unix_time(item.get("timestamp")),
+                    raw=item,
+                )
+            )
+        return events
+
+    def _statuses(
+        self, items: list[Any], prefix: str, bid: str | None, contacts: Contacts
+    ) -> list[InboundEvent]:
         """The hot path (status floods): one tight loop, names bound locally, paths only
         formatted when something is wrong, and a batch's shared timestamps parsed once."""
         out: list[InboundEvent] = []
-        append, provider, lookup = out.append, self.provider, _STATUSES.get
+        append, provider, sender, lookup = out.append, self.provider, self.sender, _STATUSES.get
         times: dict[Any, datetime | None] = {}
         for k, s in enumerate(items):
             if type(s) is not dict:
@@ -166,14 +293,11 @@ class MetaInbound:
             raw_status = s.get("status")
             status = lookup(raw_status) if type(raw_status) is str else None
             if status is None:
-                append(UnhandledEvent(provider=provider, kind=f"status:{raw_status}", raw=s))
+                append(self.unhandled(f"status:{raw_status}", s, bid))
                 continue
             message_id = s.get("id")
             if type(message_id) is not str or not message_id:
                 message_id = expect_str(message_id, f"{prefix}statuses[{k}].id")
-            recipient = s.get("recipient_id")
-            if type(recipient) is not str:
-                recipient = opt_str(recipient)
             errors = s.get("errors")
             stamp = s.get("timestamp")
             try:
@@ -183,5 +307,87 @@ class MetaInbound:
             except TypeError:  # unhashable: not a timestamp at all
                 when = None
             details = tuple(map(self.error_detail, errors)) if type(errors) is list else ()
-            append(_new_status(provider, message_id, recipient, status, details, when, s))
+            user = status_user(s, contacts)
+            append(_new_status(provider, sender, bid, message_id, user, status, details, when, s))
         return out
+
+
+def _contacts(items: Any) -> Contacts:
+    if type(items) is not list:
+        return {}
+    found: dict[str, Mapping[str, Any]] = {}
+    for c in items:
+        if type(c) is dict:
+            for key in ("wa_id", "user_id", "parent_user_id"):
+                value = c.get(key)
+                if type(value) is str and value:
+                    found.setdefault(value, c)
+    return found
+
+
+def _contact(contacts: Contacts, *ids: Any) -> Mapping[str, Any]:
+    named = False
+    for value in ids:
+        if type(value) is str and value:
+            named = True
+            contact = contacts.get(value)
+            if contact is not None:
+                return contact
+    if not named and len({id(c) for c in contacts.values()}) == 1:
+        return next(iter(contacts.values()))  # an item naming nobody, in a one-user batch
+    return {}
+
+
+def _username(contact: Mapping[str, Any]) -> Any:
+    profile = contact.get("profile")
+    return profile.get("username") if type(profile) is dict else None
+
+
+def message_user(m: Mapping[str, Any], contacts: Contacts) -> UserRef:
+    """The user who sent ``m``: ``from`` / ``from_user_id`` / ``from_parent_user_id``,
+    completed from the ``contacts[]`` entry that names the same user."""
+    phone, user_id, parent = m.get("from"), m.get("from_user_id"), m.get("from_parent_user_id")
+    c = _contact(contacts, user_id, phone, parent)
+    return user_ref(
+        phone or c.get("wa_id"),
+        user_id or c.get("user_id"),
+        parent or c.get("parent_user_id"),
+        _username(c),
+    )
+
+
+def status_user(s: Mapping[str, Any], contacts: Contacts) -> UserRef:
+    """The recipient of a status: ``recipient_id`` / ``recipient_user_id`` / the parent id
+    (spelled ``parent_recipient_user_id`` in Meta's April 2026 draft); for a group status,
+    the participant it is about."""
+    if s.get("recipient_type") == "group":
+        phone = s.get("recipient_participant_id")
+        user_id = s.get("recipient_participant_user_id")
+        parent = s.get("recipient_participant_parent_user_id")
+    else:
+        phone, user_id = s.get("recipient_id"), s.get("recipient_user_id")
+        parent = s.get("recipient_parent_user_id") or s.get("parent_recipient_user_id")
+    if not contacts:  # failed statuses and pre-2026 payloads: the cheap path
+        return user_ref(phone, user_id, parent)
+    c = _contact(contacts, user_id, phone, parent)
+    return user_ref(
+        phone or c.get("wa_id"),
+        user_id or c.get("user_id"),
+        parent or c.get("parent_user_id"),
+        _username(c),
+    )
+
+
+def _ids_in_body(body: Any) -> tuple[str | None, str | None]:
+    """The BSUIDs in "User A changed from <OLD_BSUID> to <NEW_BSUID>", when they are."""
+    m = _CHANGED_FROM_TO.search(body) if isinstance(body, str) else None
+    if m is None or not (is_bsuid(m.group(1)) and is_bsuid(m.group(2))):
+        return None, None
+    return m.group(1), m.group(2)
+
+
+def _pair(value: Any) -> tuple[Any, Any]:
+    """``{"previous": …, "current": …}`` → (previous, current)."""
+    if isinstance(value, dict):
+        return value.get("previous"), value.get("current")
+    return None, None

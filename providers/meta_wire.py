@@ -7,28 +7,17 @@ shapes. Pure functions only: the adapters add host, path and auth.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import (
-    AuthenticationError,
-    FlowUnavailable,
-    InvalidRequest,
-    PermissionDenied,
-    ProviderError,
-    ProviderUnavailable,
-    QualityLimited,
-    RateLimited,
-    RecipientUnreachable,
-    ServiceWindowClosed,
-    TemplateError,
-    class_for_status,
-)
+from gateway.errors import ProviderError, class_for_status
 from gateway.events import SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpResponse
+from gateway.identity import UserRef, addressed, recipient_kind, user_ref
 from gateway.model import FlowMessage, FlowTemplate
-from providers.base import opt_str
+from providers.base import Adapter, opt_str
+from providers.meta_codes import Classifier, code_in_text, graph_class, int_or_raw
 
 DEFAULT_FLOW_TOKEN = "unused"  # noqa: S105 - Meta's documented default, not a secret
 
@@ -116,7 +105,8 @@ def message_body(
     """
     body: dict[str, Any] = {"messaging_product": "whatsapp"} if messaging_product else {}
     body["recipient_type"] = "individual"
-    body["to"] = msg.to
+    # A BSUID goes in ``recipient``, never in ``to`` (Meta: "to" wins when both are set).
+    body["to" if msg.recipient_kind == "phone" else "recipient"] = msg.to
     if msg.template is None:
         body["type"] = "interactive"
         body["interactive"] = interactive_flow(
@@ -164,97 +154,6 @@ def template_create_body(tpl: FlowTemplate) -> dict[str, Any]:
 
 
 # -- errors ----------------------------------------------------------------------------
-
-Classifier = Callable[[Any], "type[ProviderError] | None"]
-"""Provider code → error class (None when the code is unknown)."""
-
-# Meta's error codes (reference/providers.md §1.6) → class. Ranges follow below.
-GRAPH_CODES: Mapping[int, type[ProviderError]] = {
-    0: AuthenticationError,
-    1: ProviderUnavailable,
-    2: ProviderUnavailable,
-    3: PermissionDenied,
-    4: RateLimited,
-    10: PermissionDenied,
-    100: InvalidRequest,
-    190: AuthenticationError,
-    368: PermissionDenied,
-    80007: RateLimited,
-    130429: RateLimited,
-    130472: RecipientUnreachable,
-    130497: PermissionDenied,
-    131000: ProviderUnavailable,
-    131005: PermissionDenied,
-    131008: InvalidRequest,
-    131009: InvalidRequest,
-    131016: ProviderUnavailable,
-    131021: InvalidRequest,
-    131026: RecipientUnreachable,
-    131031: PermissionDenied,
-    131042: PermissionDenied,
-    131045: PermissionDenied,
-    131047: ServiceWindowClosed,
-    131048: QualityLimited,
-    131049: QualityLimited,
-    131050: RecipientUnreachable,
-    131051: InvalidRequest,
-    131052: InvalidRequest,
-    131053: InvalidRequest,
-    131056: RateLimited,
-    131057: ProviderUnavailable,
-    132068: FlowUnavailable,
-    132069: FlowUnavailable,
-    133010: PermissionDenied,
-    133016: RateLimited,
-    135000: InvalidRequest,
-}
-
-
-def code_table(
-    codes: Mapping[int, type[ProviderError]],
-    ranges: tuple[tuple[int, int, type[ProviderError]], ...] = (),
-    fallback: Classifier | None = None,
-) -> Classifier:
-    """A classifier: exact codes first, then inclusive ranges, then ``fallback``."""
-
-    def classify(code: Any) -> type[ProviderError] | None:
-        try:
-            n = int(code)
-        except (TypeError, ValueError):
-            return None
-        cls = codes.get(n)
-        if cls is not None:
-            return cls
-        for low, high, ranged in ranges:
-            if low <= n <= high:
-                return ranged
-        return fallback(n) if fallback is not None else None
-
-    return classify
-
-
-graph_class: Classifier = code_table(
-    GRAPH_CODES, ((200, 299, PermissionDenied), (132000, 132999, TemplateError))
-)
-"""The error class for a Meta/Graph error code, or None if unknown."""
-
-
-def int_or_raw(code: Any) -> int | str | None:
-    if code is None or isinstance(code, bool):
-        return None
-    try:
-        return int(code)
-    except (TypeError, ValueError):
-        return str(code)
-
-
-_CODE_IN_TEXT = re.compile(r"\(#(\d+)\)|\b(13[0-3]\d{3})\b")
-
-
-def code_in_text(text: str) -> int | None:
-    """A Meta code quoted in free text: ``(#131047) …`` or a bare 13xxxx number."""
-    m = _CODE_IN_TEXT.search(text)
-    return int(m.group(1) or m.group(2)) if m else None
 
 
 def graph_error(
@@ -319,7 +218,8 @@ def parse_failure(
 
     ``{"error": {...}}`` (Graph, also nested under ``response``), ``{"errors": [...]}``
     (On-Premise), ``{"meta": {"success": false, ...}}`` and ``{"error": "text"}``
-    (360dialog's own gateway); anything else is classified by HTTP status.
+    (360dialog's own gateway, which may carry Meta's error as JSON text); anything else
+    is classified by HTTP status.
     """
     try:
         body = resp.json()
@@ -341,20 +241,55 @@ def parse_failure(
         return _error(cls, provider, resp, ": ".join(p for p in parts if p) or "error", code)
     meta = body.get("meta")
     if isinstance(meta, dict) and meta.get("success") is False:
-        message = opt_str(meta.get("developer_message")) or resp.text()
-        return http_error(provider, resp, message)
+        return _wrapped_failure(provider, resp, meta, classify)
     if isinstance(err, str) and err:
-        return http_error(provider, resp, err)
+        return _text_failure(provider, resp, err, classify)
     return http_error(provider, resp)
+
+
+def _wrapped_failure(
+    provider: str, resp: HttpResponse, meta: Mapping[str, Any], classify: Classifier
+) -> ProviderError:
+    """360dialog's ``meta`` wrapper: Meta's own error in ``error`` (JSON text) or quoted
+    in ``developer_message`` ("Invalid payload ({"error": {...}})")."""
+    # older 360dialog answers spell it developerMessage
+    message = opt_str(meta.get("developer_message") or meta.get("developerMessage"))
+    message = message or resp.text()
+    for text in (meta.get("error"), message):
+        inner = embedded_graph_error(text)
+        if inner is not None:
+            return graph_error(provider, resp, inner, classify)
+    return _text_failure(provider, resp, message, classify)
+
+
+def _text_failure(
+    provider: str, resp: HttpResponse, text: str, classify: Classifier
+) -> ProviderError:
+    code = code_in_text(text)
+    cls = (classify(code) if code is not None else None) or class_for_status(resp.status_code)
+    return _error(cls, provider, resp, text, code)
+
+
+def embedded_graph_error(value: Any) -> dict[str, Any] | None:
+    """Meta's ``{"error": {...}}`` object carried as a dict or inside a text, or None."""
+    if isinstance(value, dict):
+        inner = value.get("error", value)
+        return inner if isinstance(inner, dict) and "code" in inner else None
+    if not isinstance(value, str) or "{" not in value:
+        return None
+    try:
+        decoded = json.loads(value[value.index("{") : value.rindex("}") + 1])
+    except ValueError:
+        return None
+    return embedded_graph_error(decoded) if isinstance(decoded, dict) else None
 
 
 # -- send / template responses ---------------------------------------------------------
 
-_SEND_STATUSES: frozenset[str] = frozenset({"accepted", "held_for_quality_assessment"})
 
-
-def parse_send_success(provider: str, resp: HttpResponse) -> SendReceipt:
-    """``{contacts[].wa_id, messages[].id, messages[].message_status}`` → receipt."""
+def parse_send_success(adapter: Adapter, resp: HttpResponse) -> SendReceipt:
+    """``{contacts[].wa_id|user_id, messages[].id, messages[].message_status}`` → receipt."""
+    provider = adapter.name
     try:
         body = resp.json()
     except ValueError:
@@ -378,19 +313,35 @@ def parse_send_success(provider: str, resp: HttpResponse) -> SendReceipt:
         )
     assert isinstance(first, dict)
     contacts = body.get("contacts")
-    contact = contacts[0] if isinstance(contacts, list) and contacts else {}
-    recipient = None
-    if isinstance(contact, dict):
-        recipient = opt_str(contact.get("wa_id")) or opt_str(
-            contact.get("input") or contact.get("Input")
-        )
+    contact = contacts[0] if isinstance(contacts, list) and contacts else None
     raw_status = first.get("message_status")
     status: SendStatus = (
         "held_for_quality_assessment" if raw_status == "held_for_quality_assessment" else "accepted"
     )
     return SendReceipt(
-        provider=provider, message_id=message_id, recipient=recipient, status=status, raw=body
+        provider=provider,
+        sender=adapter.sender,
+        business_id=adapter.business_id,
+        message_id=message_id,
+        user=send_contact(contact),
+        status=status,
+        raw=body,
     )
+
+
+def send_contact(contact: Any) -> UserRef:
+    """The recipient a send response resolved: ``wa_id`` (phone sends) or ``user_id``
+    (BSUID sends); ``input`` echoes what was sent (the On-Premise docs spell it ``Input``)."""
+    if not isinstance(contact, dict):
+        return UserRef()
+    given = opt_str(contact.get("input") or contact.get("Input"))
+    user_id, parent = contact.get("user_id"), contact.get("parent_user_id")
+    if isinstance(user_id, str) and recipient_kind(user_id) == "parent_user_id":
+        user_id, parent = None, parent or user_id  # a parent send echoes the parent id
+    user = user_ref(contact.get("wa_id"), user_id, parent)
+    if given is None or user:
+        return user
+    return addressed(given)
 
 
 def parse_public_key_success(provider: str, resp: HttpResponse) -> bool:

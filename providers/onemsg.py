@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr
@@ -20,23 +20,28 @@ from pydantic import Field, SecretStr
 from gateway.errors import (
     ConfigError,
     InvalidRequest,
+    PermissionDenied,
     ProviderError,
+    RecipientUnreachable,
     ServiceWindowClosed,
     WebhookPayloadError,
 )
 from gateway.events import (
     DeliveryStatus,
+    ErrorDetail,
     FlowCompleted,
     InboundEvent,
     MessageStatus,
     SendReceipt,
+    SendStatus,
     TemplateReceipt,
-    UnhandledEvent,
 )
 from gateway.http import HttpRequest, HttpResponse
+from gateway.identity import UserRef, recipient_kind, user_ref
 from gateway.model import FlowMessage, FlowTemplate
-from providers import meta_wire
+from providers import meta_codes, meta_wire
 from providers.base import (
+    BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
     TEMPLATE_CREATE,
@@ -55,7 +60,10 @@ from providers.base import (
 )
 from providers.meta_inbound import MetaInbound
 
-_WINDOW_CLOSED = re.compile(r"re-?engagement|outside (of )?the (allowed|24)", re.IGNORECASE)
+# 1msg checks the window itself: "Dialog window is closed" (its own client's wording).
+_WINDOW_CLOSED = re.compile(
+    r"re-?engagement|outside (of )?the (allowed|24)|dialog window is closed", re.IGNORECASE
+)
 _ACK_STATUSES: Mapping[str, DeliveryStatus] = {
     "sent": "sent",
     "delivered": "delivered",
@@ -78,34 +86,59 @@ class OneMsgSettings(AdapterSettings):
     webhook_token_param: str = "token"  # noqa: S105 - a parameter name, not a secret
     allow_unsigned_webhooks: bool = False
     """Accept callbacks without the URL token when none is configured (tests only)."""
+    bsuid_address: Literal["chat_id", "bsuid"] = "chat_id"
+    """How to address a business-scoped user id: ``chatId: "<BSUID>@lid"`` (1msg's OpenAPI)
+    or ``bsuid: "<BSUID>"`` (1msg's own client); unconfirmed for sendFlow, hence a setting."""
+
+
+# 1msg's own failures, in the words its own client expects (github.com/1msg/1msg-n8n-nodes
+# utils/errors.ts): a channel that may not address BSUIDs or usernames, a user it cannot find.
+_ONEMSG_TEXTS: tuple[tuple[re.Pattern[str], type[ProviderError]], ...] = (
+    (_WINDOW_CLOSED, ServiceWindowClosed),
+    (re.compile(r"(bsuid|username) routing is disabled", re.IGNORECASE), PermissionDenied),
+    (
+        re.compile(r"username is not found|not linked with bsuid", re.IGNORECASE),
+        RecipientUnreachable,
+    ),
+)
 
 
 def text_class(text: str) -> type[ProviderError] | None:
-    """Classify a free-text failure: a quoted Meta code, or the window-closed wording."""
-    code = meta_wire.code_in_text(text)
-    cls = meta_wire.graph_class(code) if code is not None else None
-    if cls is None and _WINDOW_CLOSED.search(text):
-        return ServiceWindowClosed
-    return cls
+    """Classify a free-text failure: the Meta code it names (by number or by Meta's own
+    words), or 1msg's own wording."""
+    cls = meta_codes.text_class(text)
+    if cls is not None:
+        return cls
+    return next((c for pattern, c in _ONEMSG_TEXTS if pattern.search(text)), None)
 
 
-def _user(chat_id: Any) -> str | None:
-    """``12020721369@c.us`` → ``12020721369``."""
-    value = opt_str(chat_id)
-    return value.split("@", 1)[0] if value else None
+def chat_user(item: Mapping[str, Any], *bsuid_keys: str) -> UserRef:
+    """The user of a chat: ``chatId`` ``<phone>@c.us`` or ``<BSUID>@lid`` (users who hide
+    their number), completed by 1msg's own BSUID fields (``authorBsuid``, ``bsuid``)."""
+    chat = opt_str(item.get("chatId")) or opt_str(item.get("author")) or ""
+    address, _, domain = chat.partition("@")
+    bsuid = next((item[k] for k in bsuid_keys if opt_str(item.get(k))), None)
+    username = item.get("authorUserName") or item.get("userName")  # production captures
+    if domain == "lid" or recipient_kind(address) != "phone":
+        return user_ref(item.get("phone"), bsuid or address, username=username)
+    return user_ref(address or item.get("phone"), bsuid, username=username)
 
 
 class OneMsgAdapter(Adapter):
     """Flows through 1msg.io's chat-api style methods."""
 
     name = "onemsg"
-    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE})
+    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, BSUID_RECIPIENT})
     Settings: ClassVar[type[AdapterSettings]] = OneMsgSettings
     settings: OneMsgSettings
 
     def __init__(self, settings: AdapterSettings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
-        self._inbound = MetaInbound(self.name)
+        self._inbound = MetaInbound(self.name, self.sender, self.business_id)
+
+    @property
+    def business_id(self) -> str | None:
+        return self.settings.instance_id
 
     # -- outbound --------------------------------------------------------------------
 
@@ -121,16 +154,16 @@ class OneMsgAdapter(Adapter):
             return self._request("sendFlow", self._flow_body(msg))
         if not self.settings.namespace:
             raise ConfigError("namespace", "required for 1msg template sends (GET /templates)")
-        body = _recipient(msg.to, as_int=False)
+        body = _recipient(msg.to, as_int=False, bsuid_address=self.settings.bsuid_address)
         body["template"] = msg.template.name
         body["namespace"] = self.settings.namespace
         body["language"] = {"policy": "deterministic", "code": msg.template.language}
         body["params"] = meta_wire.template_components(msg)
         return self._request("sendTemplate", body)
 
-    @staticmethod
-    def _flow_body(msg: FlowMessage) -> dict[str, Any]:
-        body = _recipient(msg.to, as_int=True)  # the sendFlow schema types phone as integer
+    def _flow_body(self, msg: FlowMessage) -> dict[str, Any]:
+        # the sendFlow schema types phone as integer
+        body = _recipient(msg.to, as_int=True, bsuid_address=self.settings.bsuid_address)
         body["body"] = msg.body
         if msg.header is not None:
             body["header"] = msg.header
@@ -161,7 +194,7 @@ class OneMsgAdapter(Adapter):
                     exc.message,
                     provider=self.name,
                     status_code=resp.status_code,
-                    code=meta_wire.code_in_text(exc.message),
+                    code=meta_codes.code_in_text(exc.message),
                     retry_after=exc.retry_after,
                     raw=exc.raw,
                 )
@@ -189,32 +222,37 @@ class OneMsgAdapter(Adapter):
         body = self._body(resp)
         message_id = opt_str(body.get("id"))
         if body.get("sent") is True and message_id:
-            return SendReceipt(
-                provider=self.name,
-                message_id=message_id,
-                recipient=None,
-                status="accepted",
-                raw=body,
-            )
+            return self._receipt(message_id, "accepted", body)
         job_id = opt_str(body.get("jobId"))
         if job_id and not message_id:
             # Queued for later delivery: not a failure, and not safe to send again.
-            return SendReceipt(
-                provider=self.name,
-                message_id=None,
-                recipient=None,
-                status="queued",
-                raw=body,
-                job_id=job_id,
-            )
+            return self._receipt(None, "queued", body, job_id)
         text = opt_str(body.get("message")) or opt_str(body.get("description")) or "not sent"
         cls = text_class(text) or InvalidRequest
         raise cls(
             text,
             provider=self.name,
             status_code=resp.status_code,
-            code=meta_wire.code_in_text(text),
+            code=meta_codes.code_in_text(text),
             raw=body,
+        )
+
+    def _receipt(
+        self,
+        message_id: str | None,
+        status: SendStatus,
+        body: dict[str, Any],
+        job_id: str | None = None,
+    ) -> SendReceipt:
+        return SendReceipt(
+            provider=self.name,
+            sender=self.sender,
+            business_id=self.business_id,
+            message_id=message_id,
+            user=UserRef(),  # not echoed: the gateway fills in whom it addressed
+            status=status,
+            raw=body,
+            job_id=job_id,
         )
 
     def parse_create_template_response(
@@ -257,30 +295,34 @@ class OneMsgAdapter(Adapter):
             events.append(self._ack(expect_dict(a, f"ack[{k}]"), f"ack[{k}]"))
         for key, value in doc.items():
             if key not in ("instanceId", "messages", "ack"):
-                events.append(UnhandledEvent(provider=self.name, kind=f"hook:{key}", raw=value))
+                events.append(self._inbound.unhandled(f"hook:{key}", value, self.business_id))
         return events
 
     def _message(self, m: dict[str, Any], path: str) -> InboundEvent:
         kind = f"message:{m.get('type')}"
         if m.get("fromMe") is True:
-            return UnhandledEvent(provider=self.name, kind="message:from_me", raw=m)
-        sender = _user(m.get("chatId")) or _user(m.get("author"))
+            return self._inbound.unhandled("message:from_me", m, self.business_id)
+        user = chat_user(m, "authorBsuid", "bsuid")
         reply_to = opt_str(m.get("quotedMsgId"))
         interactive = m.get("interactive")
         if isinstance(interactive, dict) and interactive.get("type") == "nfm_reply":
             return self._inbound.flow_completion(
-                m, path, sender=expect_str(sender, f"{path}.chatId"), reply_to=reply_to
+                m, path, user=user, reply_to=reply_to, business_id=self.business_id
             )
         # Without rawHooks the Flow reply arrives as a message whose body is response_json.
         text = m.get("body")
         response = _json_object(text) if isinstance(text, str) else None
         if response is None or "flow_token" not in response:
-            return UnhandledEvent(provider=self.name, kind=kind, raw=m)
+            return self._inbound.unhandled(kind, m, self.business_id)
+        if not user:
+            raise WebhookPayloadError(f"{path}: names no user (no chatId or authorBsuid)")
         token = response.pop("flow_token")
         return FlowCompleted(
             provider=self.name,
+            sender=self.sender,
+            business_id=self.business_id,
             message_id=expect_str(m.get("id"), f"{path}.id"),
-            sender=expect_str(sender, f"{path}.chatId"),
+            user=user,
             flow_token=opt_str(token),
             response=response,
             reply_to=reply_to,
@@ -292,23 +334,33 @@ class OneMsgAdapter(Adapter):
         raw_status = a.get("status")
         status = _ACK_STATUSES.get(raw_status) if isinstance(raw_status, str) else None
         if status is None:
-            return UnhandledEvent(provider=self.name, kind=f"status:{raw_status}", raw=a)
+            return self._inbound.unhandled(f"status:{raw_status}", a, self.business_id)
+        error = opt_str(a.get("error"))
         return MessageStatus(
             provider=self.name,
+            sender=self.sender,
+            business_id=self.business_id,
             message_id=expect_str(a.get("id"), f"{path}.id"),
-            recipient=_user(a.get("chatId")),
+            user=chat_user(a, "bsuid"),
             status=status,
-            errors=(),
+            errors=(ack_error(error),) if error else (),
             timestamp=unix_time(a.get("time")),
             raw=a,
         )
 
 
-def _recipient(to: str, *, as_int: bool) -> dict[str, Any]:
-    """``phone`` (digits, no ``+``) or ``chatId`` (``…@c.us``) for ids that are not numbers."""
+def ack_error(text: str) -> ErrorDetail:
+    """A failed ack's ``error``: 1msg relays Meta's words, so it reads as Meta's code."""
+    code = meta_codes.code_in_text(text)
+    cls = text_class(text) or ProviderError
+    return ErrorDetail(code=code, title=text, message=text, details=None, category=cls.category)
+
+
+def _recipient(to: str, *, as_int: bool, bsuid_address: str) -> dict[str, Any]:
+    """``phone`` (digits, no ``+``), or, for a user who hides it, the BSUID as configured."""
+    if recipient_kind(to) != "phone":
+        return {"bsuid": to} if bsuid_address == "bsuid" else {"chatId": f"{to}@lid"}
     digits = to.removeprefix("+")
-    if not digits.isdigit():
-        return {"chatId": to}
     return {"phone": int(digits) if as_int else digits}
 
 

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -42,9 +41,11 @@ from gateway.events import (
     UnhandledEvent,
 )
 from gateway.http import HttpRequest, HttpResponse
+from gateway.identity import UserRef, recipient_kind, user_ref
 from gateway.model import FlowMessage
-from providers import meta_wire
+from providers import meta_codes, meta_wire
 from providers.base import (
+    BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
     MEDIA_HEADER,
@@ -61,7 +62,6 @@ from providers.base import (
     opt_str,
 )
 
-_PHONE = re.compile(r"\+?[0-9]+")
 _STATUSES: Mapping[str, DeliveryStatus] = {
     "QUEUED_ON_CHANNEL": "sent",
     "DELIVERED": "delivered",
@@ -173,9 +173,13 @@ class SinchAdapter(Adapter):
     """WhatsApp Flows through Sinch's Conversation API."""
 
     name = "sinch"
-    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, MEDIA_HEADER})
+    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, MEDIA_HEADER, BSUID_RECIPIENT})
     Settings: ClassVar[type[AdapterSettings]] = SinchSettings
     settings: SinchSettings
+
+    @property
+    def business_id(self) -> str | None:
+        return self.settings.app_id
 
     # -- auth ------------------------------------------------------------------------
 
@@ -216,7 +220,9 @@ class SinchAdapter(Adapter):
     def build_send(self, msg: FlowMessage) -> HttpRequest:
         self.check_message(msg)
         s = self.settings
-        payload: dict[str, Any] = {"app_id": s.app_id, "recipient": _recipient(msg.to)}
+        contact_id = msg.sinch.contact_id if msg.sinch else None
+        recipient = {"contact_id": contact_id} if contact_id else _recipient(msg.to)
+        payload: dict[str, Any] = {"app_id": s.app_id, "recipient": recipient}
         payload["message"] = self._template(msg) if msg.template else self._flow(msg)
         options = msg.sinch
         callback_url = options.callback_url if options and options.callback_url else s.callback_url
@@ -285,7 +291,13 @@ class SinchAdapter(Adapter):
             )
         # Sinch accepts into its queue; delivery is reported by callbacks.
         return SendReceipt(
-            provider=self.name, message_id=message_id, recipient=None, status="queued", raw=body
+            provider=self.name,
+            sender=self.sender,
+            business_id=self.business_id,
+            message_id=message_id,
+            user=UserRef(),  # not echoed: the gateway fills in whom it addressed
+            status="queued",
+            raw=body,
         )
 
     # -- callbacks -------------------------------------------------------------------
@@ -330,31 +342,47 @@ class SinchAdapter(Adapter):
         known = ("app_id", "project_id", "accepted_time", "event_time", "message_metadata")
         kinds = [k for k, v in doc.items() if isinstance(v, dict) and k not in known]
         kind = f"event:{kinds[0]}" if kinds else "event:unknown"
-        return [UnhandledEvent(provider=self.name, kind=kind, raw=doc)]
+        return [self._unhandled(kind, doc)]
+
+    def _business_id(self, doc: dict[str, Any]) -> str | None:
+        return opt_str(doc.get("app_id")) or self.business_id
+
+    def _unhandled(self, kind: str, doc: dict[str, Any]) -> UnhandledEvent:
+        return UnhandledEvent(
+            provider=self.name,
+            sender=self.sender,
+            business_id=self._business_id(doc),
+            kind=kind,
+            raw=doc,
+        )
 
     def _inbound(self, m: dict[str, Any], doc: dict[str, Any]) -> InboundEvent:
         contact = expect_dict(m.get("contact_message"), "message.contact_message")
         specific = contact.get("channel_specific_message")
         if not isinstance(specific, dict) or specific.get("message_type") != "nfm_reply":
             kinds = [k for k in contact if k != "reply_to"]
-            kind = f"message:{kinds[0]}" if kinds else "message:unknown"
-            return UnhandledEvent(provider=self.name, kind=kind, raw=doc)
+            return self._unhandled(f"message:{kinds[0]}" if kinds else "message:unknown", doc)
         path = "message.contact_message.channel_specific_message.message"
         inner = expect_dict(specific.get("message"), path)
         nfm = expect_dict(inner.get("nfm_reply"), f"{path}.nfm_reply")
         name = nfm.get("name")
         if name != "flow":
-            return UnhandledEvent(provider=self.name, kind=f"nfm_reply:{name}", raw=doc)
+            return self._unhandled(f"nfm_reply:{name}", doc)
         response = dict(
             decode_response_json(nfm.get("response_json"), f"{path}.nfm_reply.response_json")
         )
         token = response.pop("flow_token", None)
         identity = expect_dict(m.get("channel_identity"), "message.channel_identity")
+        user = whatsapp_user(
+            expect_str(identity.get("identity"), "message.channel_identity.identity")
+        )
         reply_to = contact.get("reply_to")
         return FlowCompleted(
             provider=self.name,
+            sender=self.sender,
+            business_id=self._business_id(doc),
             message_id=expect_str(m.get("id"), "message.id"),
-            sender=expect_str(identity.get("identity"), "message.channel_identity.identity"),
+            user=user,
             flow_token=opt_str(token),
             response=response,
             reply_to=opt_str(reply_to.get("message_id")) if isinstance(reply_to, dict) else None,
@@ -366,16 +394,19 @@ class SinchAdapter(Adapter):
         raw_status = report.get("status")
         status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
         if status is None:
-            return UnhandledEvent(provider=self.name, kind=f"status:{raw_status}", raw=doc)
+            return self._unhandled(f"status:{raw_status}", doc)
         identity = report.get("channel_identity")
         reason = report.get("reason")
         return MessageStatus(
             provider=self.name,
+            sender=self.sender,
+            business_id=self._business_id(doc),
             message_id=expect_str(report.get("message_id"), "message_delivery_report.message_id"),
-            recipient=opt_str(identity.get("identity")) if isinstance(identity, dict) else None,
+            user=whatsapp_user(identity.get("identity") if isinstance(identity, dict) else None),
             status=status,
             errors=(_reason(reason),) if isinstance(reason, dict) and status == "failed" else (),
-            timestamp=iso_time(doc.get("event_time")),
+            # event_time is optional in Sinch's schema; accepted_time is always there
+            timestamp=iso_time(doc.get("event_time")) or iso_time(doc.get("accepted_time")),
             raw=doc,
         )
 
@@ -389,20 +420,30 @@ def sinch_signature(secret: str, body: bytes, nonce: str, timestamp: str) -> byt
 def _reason(reason: dict[str, Any]) -> ErrorDetail:
     """A delivery failure reason; WhatsApp's own ``channel_code`` classifies it like Meta."""
     code = opt_str(reason.get("code"))
-    channel_code = meta_wire.int_or_raw(reason.get("channel_code"))
-    cls = meta_wire.graph_class(channel_code) if channel_code is not None else None
+    channel_code = meta_codes.int_or_raw(reason.get("channel_code"))
+    cls = meta_codes.graph_class(channel_code) if channel_code is not None else None
     cls = cls or REASON_CODES.get(code or "") or ProviderError
+    sub_code = opt_str(reason.get("sub_code"))
     return ErrorDetail(
         code=channel_code if channel_code is not None else code,
         title=code,
         message=opt_str(reason.get("description")),
+        details=sub_code if sub_code != "UNSPECIFIED_SUB_CODE" else None,
         category=cls.category,
     )
 
 
 def _recipient(to: str) -> dict[str, Any]:
-    """A phone number by channel identity; anything else is a Sinch contact id."""
-    if _PHONE.fullmatch(to):
-        identity = {"channel": "WHATSAPP", "identity": to}
-        return {"identified_by": {"channel_identities": [identity]}}
-    return {"contact_id": to}
+    """The WhatsApp channel identity: a phone number, or a business-scoped user id."""
+    identity = {"channel": "WHATSAPP", "identity": to}
+    return {"identified_by": {"channel_identities": [identity]}}
+
+
+def whatsapp_user(identity: Any) -> UserRef:
+    """A WhatsApp ``channel_identity.identity``: a phone number or, for users who hide it,
+    a business-scoped user id (Sinch, March 2026)."""
+    if isinstance(identity, str) and recipient_kind(identity) == "user_id":
+        return user_ref(user_id=identity)
+    if isinstance(identity, str) and recipient_kind(identity) == "parent_user_id":
+        return user_ref(parent_user_id=identity)
+    return user_ref(phone=identity)

@@ -47,11 +47,16 @@ SINCH_AUTH_URL = "https://auth.sinch.com/oauth2/token"
 
 PROVIDERS: dict[str, dict[str, Any]] = {
     "meta_cloud": META_SETTINGS,
-    "dialog360_cloud": {"api_key": D360_KEY, "webhook_auth_value": D360_WEBHOOK_SECRET},
+    "dialog360_cloud": {
+        "api_key": D360_KEY,
+        "webhook_auth_value": D360_WEBHOOK_SECRET,
+        "phone_number_id": "106540352242922",
+    },
     "dialog360_onprem": {
         "api_key": D360_KEY,
         "namespace": NAMESPACE,
         "webhook_auth_value": D360_WEBHOOK_SECRET,
+        "channel_id": "onprem-channel-1",
     },
     "onemsg": {
         "instance_id": "inst12345",

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,7 +29,6 @@ from gateway.config import GatewayConfig, ReceiverSettings, load_config
 from gateway.core import GatewayCore
 from gateway.errors import GatewayError, SignatureError, UnsupportedFeature, WebhookPayloadError
 from gateway.events import (
-    ErrorEvent,
     FlowCompleted,
     InboundEvent,
     MessageStatus,
@@ -104,7 +103,7 @@ class WebhookReceiver:
         ``name`` identifies the handler in the inbox across restarts (default: its
         qualified name); each event is handled once per handler.
         """
-        wanted = types or (FlowCompleted, MessageStatus, ErrorEvent, UnhandledEvent)
+        wanted = types or get_args(InboundEvent)
 
         def register(func: H) -> H:
             label = name or f"{func.__module__}.{func.__qualname__}"

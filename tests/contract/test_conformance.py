@@ -27,6 +27,7 @@ from gateway import (
     UnsupportedFeature,
     WebhookPayloadError,
 )
+from gateway.identity import UserRef, addressed
 from providers import adapter_names, get_adapter
 from providers.base import Adapter
 from tests.conftest import PROVIDER_SECRETS, PROVIDERS, add_token_route, authentic
@@ -35,7 +36,7 @@ from tests.contract.test_contract import OK_BODIES
 ALL = sorted(PROVIDERS)
 KNOWN_CAPABILITIES = {
     "flow_id", "flow_name", "draft_mode", "template_send", "template_create",
-    "flow_management", "media_header", "public_key",
+    "flow_management", "media_header", "public_key", "bsuid_recipient",
 }  # fmt: skip
 
 MESSAGES: dict[str, FlowMessage] = {
@@ -61,8 +62,20 @@ MESSAGES: dict[str, FlowMessage] = {
     "template_plain": FlowMessage(
         to="+5511987654321", template=TemplateRef(name="signup_flow", language="en_US")
     ),
+    "to_bsuid": FlowMessage(
+        to="US.13491208655302741918", flow_id="1234567890", flow_cta="Open", body="Hi",
+        screen="START",
+    ),
+    "template_to_parent_bsuid": FlowMessage(
+        to="US.ENT.11815799212886844830", template=TemplateRef(name="signup_flow", language="en_US")
+    ),
 }  # fmt: skip
-NEEDS = {"by_flow_name": "flow_name", "data_exchange_draft": "draft_mode"}
+NEEDS = {
+    "by_flow_name": "flow_name",
+    "data_exchange_draft": "draft_mode",
+    "to_bsuid": "bsuid_recipient",
+    "template_to_parent_bsuid": "bsuid_recipient",
+}
 
 
 def _adapter(provider: str) -> Adapter:
@@ -102,6 +115,8 @@ def test_same_message_through_every_adapter(make_driver: Any, provider: str, nam
         receipt = driver.send(msg)
     assert receipt.message_id == "wamid.TEST"
     assert (receipt.provider, receipt.sender) == (provider, "main")
+    assert receipt.business_id == adapter.business_id is not None
+    assert receipt.user == addressed(msg.to)  # these responses echo no recipient
     sent = route.calls.last.request
     request = adapter.build_send(msg)
     assert sent.url.host == urlsplit(adapter.settings.base_url).hostname
@@ -168,7 +183,8 @@ def _wire_token(provider: str, body: dict[str, Any]) -> str:
 
 
 def _completion(provider: str, token: str, reply_to: str) -> bytes:
-    """The provider's own Flow-completion callback, as its documentation shows it."""
+    """The provider's own Flow-completion callback, as its documentation shows it, from
+    the phone user ``USER`` to the configured sender's number."""
     response = {"flow_token": token, **ANSWERS}
     message = {
         "context": {"from": "15550001111", "id": reply_to},
@@ -208,7 +224,8 @@ def _completion(provider: str, token: str, reply_to: str) -> bytes:
     if provider == "dialog360_onprem":
         message["interactive"]["nfm_reply"] = {"name": "galaxy_message", "response_json": response}
         return json.dumps({"contacts": [{"wa_id": USER}], "messages": [message]}).encode()
-    value = {"messaging_product": "whatsapp", "metadata": {}, "messages": [message]}
+    number = {"phone_number_id": _adapter(provider).business_id}
+    value = {"messaging_product": "whatsapp", "metadata": number, "messages": [message]}
     change = {"field": "messages", "value": value}
     return json.dumps(
         {"object": "whatsapp_business_account", "entry": [{"changes": [change]}]}
@@ -230,7 +247,8 @@ def test_one_flow_completes_identically_everywhere(make_driver: Any, name: str) 
         seen[provider] = event
     assert {e.flow_token for e in seen.values()} == {msg.flow_token}
     assert all(e.response == ANSWERS for e in seen.values())
-    assert {(e.sender, e.reply_to, e.message_id) for e in seen.values()} == {
-        (USER, "wamid.SENT", "wamid.REPLY")
+    assert {(e.sender, e.user, e.reply_to, e.message_id) for e in seen.values()} == {
+        ("main", UserRef(phone=f"+{USER}"), "wamid.SENT", "wamid.REPLY")
     }
+    assert {p: e.business_id for p, e in seen.items()} == {p: _adapter(p).business_id for p in ALL}
     assert {e.timestamp for e in seen.values()} == {seen["meta_cloud"].timestamp}

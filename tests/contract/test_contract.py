@@ -8,6 +8,7 @@ with respx).
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,8 +17,17 @@ import pytest
 import respx
 
 from gateway import errors as gw_errors
-from gateway.events import ErrorEvent, FlowCompleted, InboundEvent, MessageStatus, UnhandledEvent
+from gateway.events import (
+    ErrorDetail,
+    ErrorEvent,
+    FlowCompleted,
+    InboundEvent,
+    MessageStatus,
+    UnhandledEvent,
+    UserIdentityChanged,
+)
 from gateway.http import HttpResponse
+from gateway.identity import UserRef
 from gateway.model import FlowMessage, FlowTemplate
 from providers import get_adapter
 from providers.base import Adapter
@@ -55,23 +65,35 @@ def http_response(case: dict[str, Any]) -> HttpResponse:
     return HttpResponse.of(case["status_code"], case.get("headers", {}), content)
 
 
-def event_view(event: InboundEvent) -> dict[str, Any]:
-    """The fixtures' view of a normalized event."""
+def user_view(user: UserRef) -> dict[str, str]:
+    """The fixtures' view of a user: the identifiers the provider gave."""
+    return {k: v for k, v in asdict(user).items() if v is not None}
 
-    def errors(items: tuple[Any, ...]) -> list[dict[str, Any]]:
+
+def event_view(event: InboundEvent) -> dict[str, Any]:
+    """The fixtures' view of a normalized event (``sender`` is checked by the tests)."""
+
+    def errors(items: tuple[ErrorDetail, ...]) -> list[dict[str, Any]]:
         return [
-            {"code": e.code, "title": e.title, "message": e.message, "category": e.category}
+            {
+                "code": e.code,
+                "title": e.title,
+                "message": e.message,
+                "details": e.details,
+                "category": e.category,
+            }
             for e in items
         ]
 
-    def ts(event: FlowCompleted | MessageStatus) -> int | None:
+    def ts(event: FlowCompleted | MessageStatus | UserIdentityChanged) -> int | None:
         return int(event.timestamp.timestamp()) if event.timestamp else None
 
     if isinstance(event, FlowCompleted):
         return {
             "type": "FlowCompleted",
             "message_id": event.message_id,
-            "sender": event.sender,
+            "business_id": event.business_id,
+            "user": user_view(event.user),
             "flow_token": event.flow_token,
             "response": event.response,
             "reply_to": event.reply_to,
@@ -81,15 +103,30 @@ def event_view(event: InboundEvent) -> dict[str, Any]:
         return {
             "type": "MessageStatus",
             "message_id": event.message_id,
-            "recipient": event.recipient,
+            "business_id": event.business_id,
+            "user": user_view(event.user),
             "status": event.status,
             "timestamp": ts(event),
             "errors": errors(event.errors),
         }
+    if isinstance(event, UserIdentityChanged):
+        return {
+            "type": "UserIdentityChanged",
+            "change": event.change,
+            "business_id": event.business_id,
+            "user": user_view(event.user),
+            "previous": user_view(event.previous),
+            "message_id": event.message_id,
+            "timestamp": ts(event),
+        }
     if isinstance(event, ErrorEvent):
-        return {"type": "ErrorEvent", "errors": errors(event.errors)}
+        return {
+            "type": "ErrorEvent",
+            "business_id": event.business_id,
+            "errors": errors(event.errors),
+        }
     assert isinstance(event, UnhandledEvent)
-    return {"type": "UnhandledEvent", "kind": event.kind}
+    return {"type": "UnhandledEvent", "kind": event.kind, "business_id": event.business_id}
 
 
 def _model(case: dict[str, Any]) -> FlowMessage | FlowTemplate:
@@ -147,10 +184,12 @@ def test_outbound_through_gateway(make_driver: Any, provider: str, case: dict[st
 
 @pytest.mark.parametrize(("provider", "case"), cases("responses"))
 def test_send_response_normalizes(provider: str, case: dict[str, Any]) -> None:
-    receipt = adapter_for(provider).parse_send_response(http_response(case))
+    adapter = adapter_for(provider)
+    receipt = adapter.parse_send_response(http_response(case))
     expected = case["expected"]
     assert receipt.message_id == expected["message_id"]
-    assert receipt.recipient == expected["recipient"]
+    assert user_view(receipt.user) == expected["user"]
+    assert (receipt.sender, receipt.business_id) == (None, adapter.business_id)
     assert receipt.status == expected["status"]
     assert receipt.job_id == expected.get("job_id")
     assert receipt.raw == case["body"]
@@ -207,7 +246,7 @@ def test_webhook_normalizes(provider: str, case: dict[str, Any]) -> None:
     events = adapter_for(provider).parse_webhook(json.dumps(case["body"]).encode(), {})
     assert [event_view(e) for e in events] == case["expected"]
     for e in events:
-        assert e.provider == provider
+        assert (e.provider, e.sender) == (provider, None)
         assert e.raw is not None
 
 
@@ -220,6 +259,7 @@ def test_authentic_webhook_through_gateway(
     headers, query = authentic(provider, body)
     events = driver.handle_webhook("main", body, headers, query)
     assert [event_view(e) for e in events] == case["expected"]
+    assert {e.sender for e in events} <= {"main"}
 
 
 @pytest.mark.parametrize(("provider", "case"), cases("webhooks"))

@@ -130,7 +130,7 @@ def test_routing_first_match_then_default_then_explicit() -> None:
     assert gw.build_send(_msg("+5511999990000")).url == "https://waba-v2.360dialog.io/messages"
     assert "/111/messages" in gw.build_send(_msg("+14155550100")).url
     with pytest.raises(ConfigError, match="no such sender"):
-        gw.build_send(_msg("+1415555", sender="nope"))
+        gw.build_send(_msg("+14155550100", sender="nope"))
     gw.close()
 
 

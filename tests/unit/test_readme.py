@@ -22,3 +22,9 @@ def test_readme_has_runnable_examples() -> None:
 @pytest.mark.parametrize("block", BLOCKS)
 def test_readme_example_runs(block: str) -> None:
     exec(compile(block, str(README), "exec"), {})  # noqa: S102 - our own README
+
+
+def test_readme_failure_table_is_the_emulators() -> None:
+    from gateway.emulator import failure_table_markdown
+
+    assert failure_table_markdown() in README.read_text(encoding="utf-8")

@@ -116,3 +116,34 @@ def test_hub_challenge_handshake() -> None:
     ):
         with pytest.raises(SignatureError):
             ADAPTER.verify_challenge(bad)
+
+
+def _flow_message(**identity: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(FLOW)
+    value = doc["entry"][0]["changes"][0]["value"]
+    value.pop("contacts", None)
+    msg = value["messages"][0]
+    msg.pop("from", None)
+    msg.update(identity)
+    return doc
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"from_user_id": "US.13491208655302741918"},  # a username user: no phone
+        {"from": "", "from_user_id": "US.13491208655302741918"},  # before Feb 2026
+        {"from_parent_user_id": "US.ENT.11815799212886844830"},
+    ],
+)
+def test_a_flow_completion_without_a_phone_is_a_flow_completion(identity: Any) -> None:
+    [event] = _parse(_flow_message(**identity))
+    assert isinstance(event, FlowCompleted)
+    assert event.user.phone is None
+    assert event.user.key in identity.values()
+
+
+@pytest.mark.parametrize("identity", [{}, {"from": ""}, {"from": None, "from_user_id": ""}])
+def test_a_flow_completion_naming_nobody_is_a_payload_error(identity: Any) -> None:
+    with pytest.raises(WebhookPayloadError, match=r"messages\[0\]: names no user"):
+        _parse(_flow_message(**identity))
