@@ -124,17 +124,32 @@ def floor_build() -> bytes:
     ).encode()
 
 
-def envelope(n: int) -> bytes:
-    statuses = [
+def envelope(n: int, *, users_2026: bool = False) -> bytes:
+    """``n`` delivered statuses for one phone user; with ``users_2026``, for ``n``
+    different users each named as Meta does since 2026 (``recipient_user_id`` and a
+    ``contacts[]`` entry with a username): the honest worst case of a campaign's flood."""
+    statuses: list[dict[str, Any]] = [
         {
             "id": f"wamid.{i}",
             "status": "delivered",
             "timestamp": "1731665000",
-            "recipient_id": "16505551234",
+            "recipient_id": f"165055{i:05d}" if users_2026 else "16505551234",
         }
         for i in range(n)
     ]
-    value = {"messaging_product": "whatsapp", "metadata": {}, "statuses": statuses}
+    value: dict[str, Any] = {"messaging_product": "whatsapp", "metadata": {}}
+    if users_2026:
+        for i, s in enumerate(statuses):
+            s["recipient_user_id"] = f"US.{i:020d}"
+        value["contacts"] = [
+            {
+                "profile": {"name": f"User {i}", "username": f"user{i}"},
+                "wa_id": s["recipient_id"],
+                "user_id": s["recipient_user_id"],
+            }
+            for i, s in enumerate(statuses)
+        ]
+    value["statuses"] = statuses
     doc = {
         "object": "whatsapp_business_account",
         "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}],

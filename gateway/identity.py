@@ -10,9 +10,12 @@ the stable key. https://developers.facebook.com/docs/whatsapp/business-scoped-us
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
+
+from gateway.fast import fast_constructor
 
 RecipientKind = Literal["phone", "user_id", "parent_user_id"]
 
@@ -47,6 +50,11 @@ class UserRef:
         return self.key is not None
 
 
+new_user: Callable[[Any, Any, Any, Any], UserRef] = fast_constructor(UserRef)
+"""``UserRef(phone, user_id, parent_user_id, username)`` of checked values, built fast:
+webhook floods build one per status (the instance is as frozen as any)."""
+
+
 def recipient_kind(to: str) -> RecipientKind:
     """How a validated ``FlowMessage.to`` addresses the user."""
     if BSUID.fullmatch(to):
@@ -66,6 +74,8 @@ def e164(value: Any) -> str | None:
     provider's number is taken as the provider reports it.
     """
     if type(value) is str:
+        if value.isdigit() and value.isascii() and len(value) <= 15:  # Meta's wa_id: fast
+            return "+" + value
         text: str = value
     elif type(value) is int and value > 0:
         text = str(value)
@@ -82,12 +92,9 @@ def user_ref(
     phone: Any = None, user_id: Any = None, parent_user_id: Any = None, username: Any = None
 ) -> UserRef:
     """A :class:`UserRef` from raw payload values (empty strings and non-strings are None)."""
-    return UserRef(
-        phone=e164(phone),
-        user_id=_text(user_id),
-        parent_user_id=_text(parent_user_id),
-        username=_username(username),
-    )
+    if user_id is None and parent_user_id is None and username is None:  # status floods
+        return new_user(e164(phone), None, None, None)
+    return new_user(e164(phone), _text(user_id), _text(parent_user_id), _username(username))
 
 
 def addressed(to: str) -> UserRef:

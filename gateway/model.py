@@ -232,7 +232,7 @@ class FlowMessage(_Frozen):
     def is_template(self) -> bool:
         return self.template is not None
 
-    @property
+    @property  # not cached: model_copy(update={"to": …}) would copy a stale value
     def recipient_kind(self) -> RecipientKind:
         """Whether ``to`` is a phone number, a BSUID (``user_id``) or a parent BSUID."""
         return recipient_kind(self.to)

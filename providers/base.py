@@ -20,8 +20,9 @@ from typing import Any, ClassVar, Self
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from gateway.errors import ConfigError, SignatureError, UnsupportedFeature, WebhookPayloadError
-from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
+from gateway.events import InboundEvent, SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
+from gateway.identity import UserRef
 from gateway.model import FlowMessage, FlowTemplate
 
 # Capability names an adapter may declare.
@@ -75,6 +76,28 @@ class Adapter(ABC):
     def business_id(self) -> str | None:
         """The provider's id of this sender's business number, when the settings name it."""
         return None
+
+    def receipt(
+        self,
+        message_id: str | None,
+        status: SendStatus,
+        raw: Any,
+        *,
+        user: UserRef | None = None,
+        job_id: str | None = None,
+    ) -> SendReceipt:
+        """A receipt from this sender; ``user`` empty when the provider does not echo the
+        recipient (the gateway then names the user as the message addressed them)."""
+        return SendReceipt(
+            provider=self.name,
+            sender=self.sender,
+            business_id=self.business_id,
+            message_id=message_id,
+            user=user or UserRef(),
+            status=status,
+            raw=raw,
+            job_id=job_id,
+        )
 
     def for_sender(self, name: str) -> Self:
         """This adapter serving the sender ``name`` (a copy unless already so named)."""

@@ -28,9 +28,9 @@ from gateway.events import (
     MessageStatus,
     UnhandledEvent,
     UserIdentityChanged,
-    fast_constructor,
 )
-from gateway.identity import UserRef, is_bsuid, user_ref
+from gateway.fast import fast_constructor
+from gateway.identity import UserRef, e164, is_bsuid, new_user, user_ref
 from providers.base import (
     decode_response_json,
     expect_dict,
@@ -283,10 +283,12 @@ class MetaInbound:
         self, items: list[Any], prefix: str, bid: str | None, contacts: Contacts
     ) -> list[InboundEvent]:
         """The hot path (status floods): one tight loop, names bound locally, paths only
-        formatted when something is wrong, and a batch's shared timestamps parsed once."""
+        formatted when something is wrong, and what a batch shares parsed once: its
+        timestamps, and the user of phone-only statuses (an immutable UserRef per phone)."""
         out: list[InboundEvent] = []
         append, provider, sender, lookup = out.append, self.provider, self.sender, _STATUSES.get
         times: dict[Any, datetime | None] = {}
+        users: dict[Any, UserRef] = {}
         for k, s in enumerate(items):
             if type(s) is not dict:
                 expect_dict(s, f"{prefix}statuses[{k}]")
@@ -307,7 +309,17 @@ class MetaInbound:
             except TypeError:  # unhashable: not a timestamp at all
                 when = None
             details = tuple(map(self.error_detail, errors)) if type(errors) is list else ()
-            user = status_user(s, contacts)
+            if contacts or "recipient_user_id" in s or "recipient_type" in s:
+                user = status_user(s, contacts)
+            else:  # a phone only (pre-2026, On-Premise, failed sends to a phone); parent
+                # ids come only beside a recipient_user_id
+                phone = s.get("recipient_id")
+                try:
+                    user = users[phone]
+                except KeyError:
+                    user = users[phone] = new_user(e164(phone), None, None, None)
+                except TypeError:  # unhashable: not a phone at all
+                    user = new_user(None, None, None, None)
             append(_new_status(provider, sender, bid, message_id, user, status, details, when, s))
         return out
 
@@ -347,13 +359,7 @@ def message_user(m: Mapping[str, Any], contacts: Contacts) -> UserRef:
     """The user who sent ``m``: ``from`` / ``from_user_id`` / ``from_parent_user_id``,
     completed from the ``contacts[]`` entry that names the same user."""
     phone, user_id, parent = m.get("from"), m.get("from_user_id"), m.get("from_parent_user_id")
-    c = _contact(contacts, user_id, phone, parent)
-    return user_ref(
-        phone or c.get("wa_id"),
-        user_id or c.get("user_id"),
-        parent or c.get("parent_user_id"),
-        _username(c),
-    )
+    return _completed(contacts, phone, user_id, parent)
 
 
 def status_user(s: Mapping[str, Any], contacts: Contacts) -> UserRef:
@@ -369,6 +375,11 @@ def status_user(s: Mapping[str, Any], contacts: Contacts) -> UserRef:
         parent = s.get("recipient_parent_user_id") or s.get("parent_recipient_user_id")
     if not contacts:  # failed statuses and pre-2026 payloads: the cheap path
         return user_ref(phone, user_id, parent)
+    return _completed(contacts, phone, user_id, parent)
+
+
+def _completed(contacts: Contacts, phone: Any, user_id: Any, parent: Any) -> UserRef:
+    """The user an item names, completed from the ``contacts[]`` entry naming the same."""
     c = _contact(contacts, user_id, phone, parent)
     return user_ref(
         phone or c.get("wa_id"),

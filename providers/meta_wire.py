@@ -318,15 +318,7 @@ def parse_send_success(adapter: Adapter, resp: HttpResponse) -> SendReceipt:
     status: SendStatus = (
         "held_for_quality_assessment" if raw_status == "held_for_quality_assessment" else "accepted"
     )
-    return SendReceipt(
-        provider=provider,
-        sender=adapter.sender,
-        business_id=adapter.business_id,
-        message_id=message_id,
-        user=send_contact(contact),
-        status=status,
-        raw=body,
-    )
+    return adapter.receipt(message_id, status, body, user=send_contact(contact))
 
 
 def send_contact(contact: Any) -> UserRef:

@@ -33,7 +33,6 @@ from gateway.events import (
     InboundEvent,
     MessageStatus,
     SendReceipt,
-    SendStatus,
     TemplateReceipt,
 )
 from gateway.http import HttpRequest, HttpResponse
@@ -222,11 +221,11 @@ class OneMsgAdapter(Adapter):
         body = self._body(resp)
         message_id = opt_str(body.get("id"))
         if body.get("sent") is True and message_id:
-            return self._receipt(message_id, "accepted", body)
+            return self.receipt(message_id, "accepted", body)
         job_id = opt_str(body.get("jobId"))
         if job_id and not message_id:
             # Queued for later delivery: not a failure, and not safe to send again.
-            return self._receipt(None, "queued", body, job_id)
+            return self.receipt(None, "queued", body, job_id=job_id)
         text = opt_str(body.get("message")) or opt_str(body.get("description")) or "not sent"
         cls = text_class(text) or InvalidRequest
         raise cls(
@@ -235,24 +234,6 @@ class OneMsgAdapter(Adapter):
             status_code=resp.status_code,
             code=meta_codes.code_in_text(text),
             raw=body,
-        )
-
-    def _receipt(
-        self,
-        message_id: str | None,
-        status: SendStatus,
-        body: dict[str, Any],
-        job_id: str | None = None,
-    ) -> SendReceipt:
-        return SendReceipt(
-            provider=self.name,
-            sender=self.sender,
-            business_id=self.business_id,
-            message_id=message_id,
-            user=UserRef(),  # not echoed: the gateway fills in whom it addressed
-            status=status,
-            raw=body,
-            job_id=job_id,
         )
 
     def parse_create_template_response(

@@ -290,15 +290,7 @@ class SinchAdapter(Adapter):
                 raw=body,
             )
         # Sinch accepts into its queue; delivery is reported by callbacks.
-        return SendReceipt(
-            provider=self.name,
-            sender=self.sender,
-            business_id=self.business_id,
-            message_id=message_id,
-            user=UserRef(),  # not echoed: the gateway fills in whom it addressed
-            status="queued",
-            raw=body,
-        )
+        return self.receipt(message_id, "queued", body)
 
     # -- callbacks -------------------------------------------------------------------
 

@@ -133,3 +133,9 @@ def test_the_public_names_resolve_lazily() -> None:
     assert set(gateway.__all__) <= set(dir(gateway))
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         gateway.Nope  # noqa: B018
+
+
+def test_the_recipient_kind_follows_a_copied_message() -> None:
+    msg = FlowMessage(to="+16505551234", flow_id="1", flow_cta="Go", body="b", screen="S")
+    assert msg.recipient_kind == "phone"
+    assert msg.model_copy(update={"to": BSUID}).recipient_kind == "user_id"
