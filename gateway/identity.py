@@ -24,6 +24,7 @@ RecipientKind = Literal["phone", "user_id", "parent_user_id"]
 BSUID = re.compile(r"[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}")
 _PARENT = re.compile(r"[A-Z]{2}\.ENT\.")
 _PHONE_DIGITS = re.compile(r"\+?[0-9]{1,15}")
+_PHONE_START = frozenset("+0123456789")
 _FORMATTING = str.maketrans("", "", " ()-.\u00a0")
 
 
@@ -57,6 +58,8 @@ webhook floods build one per status (the instance is as frozen as any)."""
 
 def recipient_kind(to: str) -> RecipientKind:
     """How a validated ``FlowMessage.to`` addresses the user."""
+    if to[:1] in _PHONE_START:  # every send asks: skip the regex for phone numbers
+        return "phone"
     if BSUID.fullmatch(to):
         return "parent_user_id" if _PARENT.match(to) else "user_id"
     return "phone"

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from gateway.identity import RecipientKind, is_bsuid, phone_problem, recipient_kind
+from gateway.identity import RecipientKind, phone_problem, recipient_kind
 
 FlowAction = Literal["navigate", "data_exchange"]
 FlowMode = Literal["draft", "published"]
@@ -136,7 +136,7 @@ class FlowMessage(_Frozen):
     @field_validator("to")
     @classmethod
     def _check_to(cls, v: str) -> str:
-        if is_bsuid(v):
+        if recipient_kind(v) != "phone":  # a well-formed BSUID or parent BSUID
             return v
         if not _PHONE.fullmatch(v):
             raise _rule(
