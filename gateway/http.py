@@ -7,6 +7,7 @@ socket. Reprs mask credentials so a request can be printed or logged safely.
 from __future__ import annotations
 
 import json as _json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -92,8 +93,12 @@ class HttpResponse:
         return self.headers.get(name.lower())
 
     def json(self) -> Any:
-        """The decoded body; raises ``ValueError`` if it is not JSON."""
-        return _json.loads(self.content)
+        """The decoded body; raises ``ValueError`` if it is not JSON (or nests deeper than
+        Python's parser recurses: a 2 KB reply of ``[`` must not escape as RecursionError)."""
+        try:
+            return _json.loads(self.content)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
     def text(self, limit: int = 300) -> str:
         """The body as text, shortened for error messages."""
@@ -107,9 +112,11 @@ class HttpResponse:
             return None
         value = value.strip()
         try:
-            return max(0.0, float(value))
+            seconds = float(value)
         except ValueError:
             pass
+        else:  # "inf" and "nan" parse as floats: no wait to honour
+            return max(0.0, seconds) if math.isfinite(seconds) else None
         try:
             when = parsedate_to_datetime(value)
             now_hdr = self.header("date")

@@ -54,6 +54,7 @@ def _text(limit: int, rule: str) -> AfterValidator:
     def check(value: str) -> str:
         if not value.strip():
             raise _rule("empty_string", "must not be empty or blank")
+        _unicode(value)
         if len(value) > limit:
             raise _rule(
                 rule, "must be at most {limit} characters (got {n})", limit=limit, n=len(value)
@@ -70,11 +71,60 @@ CtaText = Annotated[str, _text(CTA_MAX, "flow_cta_too_long")]
 ButtonText = Annotated[str, _text(BUTTON_TEXT_MAX, "button_text_too_long")]
 
 
+def _lone_surrogate(value: Any, path: str) -> str | None:
+    """The path of the first text in ``value`` that is not valid Unicode (a lone
+    surrogate such as ``"\\ud800"``, which JSON input can carry), else None."""
+    if isinstance(value, str):
+        if value.isascii():
+            return None
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = _lone_surrogate(key, f"{path} key") or _lone_surrogate(item, f"{path}.{key}")
+            if where:
+                return where
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            where = _lone_surrogate(item, f"{path}[{i}]")
+            if where:
+                return where
+    return None
+
+
+def _unicode(value: Any, path: str = "") -> None:
+    """Refuse text no adapter can encode: providers take UTF-8. Runs inside validators
+    the fields have anyway, so valid ASCII messages pay one ``isascii()``."""
+    if type(value) is str and value.isascii():
+        return
+    where = _lone_surrogate(value, path)
+    if where is not None:
+        raise _rule(
+            "invalid_unicode",
+            "{where} contains a lone surrogate: not valid Unicode text",
+            where=where or "the text",
+        )
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=False)
 
 
-class TemplateRef(_Frozen):
+class _Rare(_Frozen):
+    """Values built once per template or option set: every text checked in one place."""
+
+    @model_validator(mode="after")
+    def _valid_unicode(self) -> Self:
+        for name, value in self.__dict__.items():
+            if value is not None and not isinstance(value, BaseModel):
+                _unicode(value, name)
+        return self
+
+
+class TemplateRef(_Rare):
     """An approved template with a FLOW button, for business-initiated sends."""
 
     name: str = Field(min_length=1, max_length=512)
@@ -91,7 +141,7 @@ class TemplateRef(_Frozen):
         return v
 
 
-class SinchOptions(_Frozen):
+class SinchOptions(_Rare):
     """Sinch-only extras of a message (ignored by other providers); echoed in callbacks."""
 
     contact_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{1,64}$")
@@ -158,8 +208,10 @@ class FlowMessage(_Frozen):
     @field_validator("flow_id", "flow_name", "flow_token", "screen", "sender")
     @classmethod
     def _not_blank(cls, v: str | None) -> str | None:
-        if v is not None and not v.strip():
-            raise _rule("empty_string", "must not be empty or blank")
+        if v is not None:
+            if not v.strip():
+                raise _rule("empty_string", "must not be empty or blank")
+            _unicode(v)
         return v
 
     @field_validator("flow_cta")
@@ -172,8 +224,10 @@ class FlowMessage(_Frozen):
     @field_validator("data")
     @classmethod
     def _check_data(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None and not v:
-            raise _rule("data_empty", "must be a non-empty object when given (or omitted)")
+        if v is not None:
+            if not v:
+                raise _rule("data_empty", "must be a non-empty object when given (or omitted)")
+            _unicode(v, "data")
         return v
 
     @model_validator(mode="after")
@@ -238,7 +292,7 @@ class FlowMessage(_Frozen):
         return recipient_kind(self.to)
 
 
-class FlowTemplate(_Frozen):
+class FlowTemplate(_Rare):
     """A message template with one FLOW button, for ``create_template``."""
 
     name: str = Field(min_length=1, max_length=512, pattern=r"^[a-z0-9_]+$")

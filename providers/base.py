@@ -15,9 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic_core import PydanticCustomError
 
 from gateway.errors import ConfigError, SignatureError, UnsupportedFeature, WebhookPayloadError
 from gateway.events import InboundEvent, SendReceipt, SendStatus, TemplateReceipt
@@ -35,6 +36,20 @@ FLOW_MANAGEMENT = "flow_management"
 MEDIA_HEADER = "media_header"
 PUBLIC_KEY = "public_key"
 BSUID_RECIPIENT = "bsuid_recipient"
+
+
+def _present(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value().strip():
+        raise PydanticCustomError(
+            "empty_secret",
+            "must not be empty: an empty key signs and verifies anything (is the variable "
+            "it reads from set but empty?)",
+        )
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_present)]
+"""A credential setting: hidden from reprs, never empty."""
 
 
 class AdapterSettings(BaseModel):
@@ -219,11 +234,22 @@ def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}
 
 
+def loads(text: bytes | str) -> Any:
+    """``json.loads`` whose every failure is a ``ValueError``: invalid JSON, bytes that
+    are not UTF-8, and nesting deeper than the parser recurses (RecursionError)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def load_json_body(body: bytes | str) -> Any:
     """Decode a webhook body, or raise :class:`WebhookPayloadError` saying why."""
     try:
-        return json.loads(body)
-    except (ValueError, TypeError) as exc:
+        return loads(body)
+    except ValueError as exc:
         raise WebhookPayloadError(f"body is not valid JSON ({exc})") from None
 
 
@@ -312,7 +338,7 @@ def decode_response_json(raw: Any, path: str) -> dict[str, Any]:
     """``response_json`` arrives as a JSON string (Cloud) or an object (On-Premise docs)."""
     if isinstance(raw, str):
         try:
-            raw = json.loads(raw)
+            raw = loads(raw)
         except ValueError as exc:
             raise WebhookPayloadError(f"{path}: not valid JSON ({exc})") from None
     return expect_dict(raw, path)

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import SecretStr
-
 from gateway.errors import (
     ConfigError,
     InvalidRequest,
@@ -41,6 +39,7 @@ from providers.base import (
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
+    Secret,
     check_shared_secret,
     configured_secret,
     expect_dict,
@@ -53,10 +52,10 @@ from providers.meta_inbound import MetaInbound
 class Dialog360Settings(AdapterSettings):
     """Settings shared by both 360dialog adapters."""
 
-    api_key: SecretStr
+    api_key: Secret
     webhook_auth_header: str = "Authorization"
     """The header configured with the webhook (``POST /v1/configs/webhook {headers}``)."""
-    webhook_auth_value: SecretStr | None = None
+    webhook_auth_value: Secret | None = None
     """Its secret value; callbacks without it are refused."""
     allow_unsigned_webhooks: bool = False
     """Accept callbacks when no ``webhook_auth_value`` is set (tests only)."""

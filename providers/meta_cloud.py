@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from gateway.errors import ConfigError, SignatureError
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
@@ -25,6 +25,7 @@ from providers.base import (
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
+    Secret,
     check_hub_signature,
     configured_secret,
     expect_dict,
@@ -40,11 +41,11 @@ class MetaCloudSettings(AdapterSettings):
 
     base_url: str = "https://graph.facebook.com"
     phone_number_id: str = Field(min_length=1)
-    access_token: SecretStr
-    app_secret: SecretStr | None = None
+    access_token: Secret
+    app_secret: Secret | None = None
     waba_id: str | None = None
     api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^v\d+\.\d+$")
-    verify_token: SecretStr | None = None
+    verify_token: Secret | None = None
     allow_unsigned_webhooks: bool = False
     """Accept webhooks without ``X-Hub-Signature-256`` when no app_secret is set (tests only)."""
 

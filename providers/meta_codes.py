@@ -82,7 +82,7 @@ def code_table(
     def classify(code: Any) -> type[ProviderError] | None:
         try:
             n = int(code)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # Infinity and 1e999 parse as floats
             return None
         cls = codes.get(n)
         if cls is not None:
@@ -104,6 +104,8 @@ graph_class: Classifier = code_table(
 def int_or_raw(code: Any) -> int | str | None:
     if code is None or isinstance(code, bool):
         return None
+    if isinstance(code, float) and not code.is_integer():
+        return str(code)  # NaN, Infinity, 1e999 or 1.5: no code, kept as written
     try:
         return int(code)
     except (TypeError, ValueError):

@@ -143,7 +143,7 @@ class MetaInbound:
         details = opt_str(data.get("details")) if isinstance(data, dict) else None
         details = details or opt_str(e.get("details"))  # On-Premise puts it beside title
         cls = self.classify(code)
-        if cls is None and code is None:
+        if cls is None:  # no code, or one we do not know: Meta's words may name it
             named = code_in_text(" ".join(t for t in (title, message, details) if t))
             cls = graph_class(named) if named is not None else None
         return ErrorDetail(

@@ -7,7 +7,6 @@ shapes. Pure functions only: the adapters add host, path and auth.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +15,7 @@ from gateway.events import SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpResponse
 from gateway.identity import UserRef, addressed, recipient_kind, user_ref
 from gateway.model import FlowMessage, FlowTemplate
-from providers.base import Adapter, opt_str
+from providers.base import Adapter, loads, opt_str
 from providers.meta_codes import Classifier, code_in_text, graph_class, int_or_raw
 
 DEFAULT_FLOW_TOKEN = "unused"  # noqa: S105 - Meta's documented default, not a secret
@@ -278,7 +277,7 @@ def embedded_graph_error(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, str) or "{" not in value:
         return None
     try:
-        decoded = json.loads(value[value.index("{") : value.rindex("}") + 1])
+        decoded = loads(value[value.index("{") : value.rindex("}") + 1])
     except ValueError:
         return None
     return embedded_graph_error(decoded) if isinstance(decoded, dict) else None

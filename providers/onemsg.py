@@ -9,13 +9,12 @@ Meta's envelope. 1msg does not sign callbacks: a secret token in the callback UR
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from gateway.errors import (
     ConfigError,
@@ -47,12 +46,14 @@ from providers.base import (
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
+    Secret,
     check_shared_secret,
     configured_secret,
     expect_dict,
     expect_list,
     expect_str,
     load_json_body,
+    loads,
     lower_keys,
     opt_str,
     unix_time,
@@ -77,10 +78,10 @@ class OneMsgSettings(AdapterSettings):
 
     base_url: str = "https://api.1msg.io"
     instance_id: str = Field(min_length=1)
-    token: SecretStr
+    token: Secret
     namespace: str | None = None
     """Template namespace (``GET /templates``); required for template sends."""
-    webhook_token: SecretStr | None = None
+    webhook_token: Secret | None = None
     """Secret expected in the callback URL's query (``?token=…``)."""
     webhook_token_param: str = "token"  # noqa: S105 - a parameter name, not a secret
     allow_unsigned_webhooks: bool = False
@@ -347,7 +348,7 @@ def _recipient(to: str, *, as_int: bool, bsuid_address: str) -> dict[str, Any]:
 
 def _json_object(text: str) -> dict[str, Any] | None:
     try:
-        value = json.loads(text)
+        value = loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

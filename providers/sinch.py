@@ -13,10 +13,11 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from gateway.errors import (
     AuthenticationError,
@@ -52,6 +53,7 @@ from providers.base import (
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
+    Secret,
     configured_secret,
     decode_response_json,
     expect_dict,
@@ -121,11 +123,11 @@ class SinchSettings(AdapterSettings):
     app_id: str = Field(min_length=1)
     region: Literal["us", "eu", "br"] = "us"
     key_id: str = Field(min_length=1)
-    key_secret: SecretStr
+    key_secret: Secret
     auth: Literal["oauth", "basic"] = "oauth"
     """``basic`` sends key_id:key_secret on every request (Sinch: not for production)."""
     auth_url: str = "https://auth.sinch.com/oauth2/token"
-    webhook_secret: SecretStr | None = None
+    webhook_secret: Secret | None = None
     signature_max_age: float = Field(default=300.0, gt=0)
     """Refuse callbacks whose signed timestamp is further than this from now (seconds)."""
     allow_unsigned_webhooks: bool = False
@@ -210,6 +212,12 @@ class SinchAdapter(Adapter):
             ) from None
         if not isinstance(token, str) or not token:
             raise AuthenticationError("empty access_token", provider=self.name, status_code=200)
+        if not math.isfinite(expires_in) or expires_in <= 0:
+            raise AuthenticationError(
+                f"token response has an unusable expires_in ({expires_in})",
+                provider=self.name,
+                status_code=200,
+            )
         return token, expires_in
 
     def token_expired(self, resp: HttpResponse) -> bool:
@@ -314,7 +322,9 @@ class SinchAdapter(Adapter):
         try:
             age = abs(self.clock() - float(timestamp))
         except ValueError:
-            raise SignatureError("x-sinch-webhook-signature-timestamp is not a number") from None
+            age = math.nan
+        if not math.isfinite(age):  # "nan" would pass every comparison below
+            raise SignatureError("x-sinch-webhook-signature-timestamp is not a number")
         if age > s.signature_max_age:
             raise SignatureError(
                 f"signature timestamp is {age:.0f}s away from now (limit "
