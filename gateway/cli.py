@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     kg.add_argument(
         "--passphrase-env", metavar="VAR", help="read the passphrase from this variable"
     )
+    kg.add_argument(
+        "--force", action="store_true", help="replace existing key files (never symbolic links)"
+    )
     rk = sub.add_parser("register-key", help="register the public key with a sender's provider")
     rk.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
     rk.add_argument("--sender", help="default: the default sender")
@@ -217,6 +220,11 @@ def _keygen(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
+    # Checked before asking for a passphrase: a refusal writes nothing and costs nothing.
+    refusal = _keygen_refusal(args.private, args.public, force=args.force)
+    if refusal:
+        print(f"flowgateway: {refusal} (nothing was written)", file=sys.stderr)
+        return 2
     if args.passphrase_env:
         passphrase = os.environ.get(args.passphrase_env, "")
     elif sys.stdin.isatty():
@@ -239,13 +247,76 @@ def _keygen(args: argparse.Namespace) -> int:
     public = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    fd = os.open(args.private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(private)
-    args.public.write_bytes(public)
+    files = ((args.private, private, 0o600), (args.public, public, 0o644))
+    try:
+        _write_key_files(files, force=args.force)
+    except FileExistsError as exc:  # created by someone else since the check
+        print(f"flowgateway: {exc.filename} appeared (nothing was written)", file=sys.stderr)
+        return 2
     print(f"private key (encrypted, mode 600): {args.private}\npublic key: {args.public}")
     print("register it: flowgateway register-key --config … --sender … --public", args.public)
     return 0
+
+
+def _keygen_refusal(private: Path, public: Path, *, force: bool) -> str | None:
+    """Why keygen may not write these paths, or None. Symbolic links are refused even with
+    ``force``: writing through one would put the key wherever the link points."""
+    import os
+    import stat
+
+    if os.path.abspath(private) == os.path.abspath(public):
+        return "--private and --public name the same file"
+    for path in (private, public):
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(mode):
+            return f"{path} is a symbolic link, which keygen never writes through"
+        if not stat.S_ISREG(mode):
+            return f"{path} exists and is not a regular file"
+        if not force:
+            return f"{path} exists; give --force to replace the key pair"
+    return None
+
+
+def _write_key_files(files: Sequence[tuple[Path, bytes, int]], *, force: bool) -> None:
+    """Create every file or none. With ``force`` each is written to a new file beside it,
+    then renamed over the old one: the key never inherits the old file's mode, and a
+    rename replaces a link that appeared meanwhile instead of following it."""
+    import os
+    import secrets
+
+    written: list[Path] = []
+    try:
+        for path, data, mode in files:
+            target = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp") if force else path
+            _create_exclusively(target, data, mode)
+            written.append(target)
+        if force:
+            for (path, _, _), temporary in zip(files, written, strict=True):
+                os.replace(temporary, path)
+    except BaseException:
+        for path in written:  # ours: O_EXCL created them (renamed ones are gone already)
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _create_exclusively(path: Path, data: bytes, mode: int) -> None:
+    """Write a file that did not exist (never through a link), with exactly ``mode``."""
+    import os
+
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(fd, mode)  # the umask may have taken bits away from ``mode``
+            f.write(data)
+            f.flush()
+            os.fsync(fd)
+    except BaseException:
+        path.unlink(missing_ok=True)  # ours: O_EXCL created it
+        raise
 
 
 def _register_key(args: argparse.Namespace) -> int:

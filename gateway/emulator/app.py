@@ -9,17 +9,24 @@ Each provider lives under its own prefix, with its real paths below it, so a sen
 ``GET|POST /_emulator/users`` (simulated users: phone, BSUID, username, hidden phone),
 ``POST /_emulator/identity`` (a user changes number or BSUID) and ``GET|POST
 /_emulator/failure_locations`` (where each provider reports each fault).
+
+Callbacks go to loopback hosts only (``localhost``, 127.0.0.0/8, ``::1``) unless the
+emulator is built with ``webhook_hosts`` or ``allow_remote_webhooks=True``: its control
+API takes URLs from anyone who can reach it, and must not post wherever they say.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast, get_args
 from urllib.parse import parse_qsl, urlsplit
+
+import httpx
 
 from gateway.config import GatewayConfig
 from gateway.emulator.base import (
@@ -44,6 +51,10 @@ SIMULATORS: dict[str, type[Sim]] = {
 }
 DEFAULT_ANSWERS: dict[str, Any] = {"date": "2026-12-01", "slot": "10:30", "notes": "window seat"}
 DEFAULT_STATUSES = ("sent", "delivered", "read")
+# Bounds on injected faults: each is queued one by one and delays hold a request open.
+MAX_FAULT_COUNT = 10_000  # per call, and queued per provider
+MAX_FAULT_DELAY = 60.0  # seconds
+MAX_RETRY_AFTER = 3600  # seconds
 
 
 class Emulator:
@@ -54,9 +65,16 @@ class Emulator:
         accounts: Mapping[str, Mapping[str, Any]],
         clock: Callable[[], float] = time.time,
         failure_locations: Mapping[str, Mapping[str, Where]] | None = None,
+        *,
+        webhook_hosts: Iterable[str] = (),
+        allow_remote_webhooks: bool = False,
     ) -> None:
         """``failure_locations`` overrides :data:`FAILURE_LOCATIONS` defaults per provider,
-        e.g. ``{"onemsg": {"window_closed": "response"}}``."""
+        e.g. ``{"onemsg": {"window_closed": "response"}}``.
+
+        Callbacks are posted to loopback hosts, to the hosts (names or addresses) in
+        ``webhook_hosts``, or anywhere with ``allow_remote_webhooks=True``.
+        """
         unknown = set(accounts) - set(SIMULATORS)
         if unknown:
             raise ConfigError("provider", f"the emulator has no {', '.join(sorted(unknown))}")
@@ -66,6 +84,8 @@ class Emulator:
         }
         self._lock = threading.Lock()
         self._asgi: Any = None
+        self._webhook_hosts = frozenset(_host_key(h) for h in webhook_hosts)
+        self._allow_remote_webhooks = allow_remote_webhooks
         for provider, faults in (failure_locations or {}).items():
             for fault, where in faults.items():
                 self.set_failure_location(provider, fault, where)
@@ -108,14 +128,27 @@ class Emulator:
     def inject(
         self, provider: str, kind: str, *, count: int = 1, retry_after: int = 1, delay: float = 2.0
     ) -> None:
-        """Make the next ``count`` sends of ``provider`` misbehave (see ``FAULTS``)."""
+        """Make the next ``count`` sends of ``provider`` misbehave (see ``FAULTS``).
+
+        Raises ``ValueError`` beyond :data:`MAX_FAULT_COUNT`, :data:`MAX_RETRY_AFTER` or
+        :data:`MAX_FAULT_DELAY`, or for a fault the provider does not have.
+        """
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULTS)})")
-        if kind not in TRANSPORT_FAULTS and kind not in FAILURE_LOCATIONS[self._sim(provider).name]:
+        sim = self._sim(provider)
+        if kind not in TRANSPORT_FAULTS and kind not in FAILURE_LOCATIONS[sim.name]:
             raise ValueError(f"{provider} has no {kind!r} fault (see FAILURE_LOCATIONS)")
+        if not 1 <= count <= MAX_FAULT_COUNT:
+            raise ValueError(f"count must be 1 to {MAX_FAULT_COUNT}, not {count!r}")
+        if not 0 <= retry_after <= MAX_RETRY_AFTER:
+            raise ValueError(f"retry_after must be 0 to {MAX_RETRY_AFTER} s, not {retry_after!r}")
+        if not 0 <= delay <= MAX_FAULT_DELAY:  # also refuses NaN
+            raise ValueError(f"delay must be 0 to {MAX_FAULT_DELAY:g} s, not {delay!r}")
         with self._lock:
+            if len(sim.faults) + count > MAX_FAULT_COUNT:
+                raise ValueError(f"{provider} would have over {MAX_FAULT_COUNT} faults queued")
             for _ in range(count):
-                self._sim(provider).faults.append(Fault(kind, retry_after, delay))  # type: ignore[arg-type]
+                sim.faults.append(Fault(kind, retry_after, delay))  # type: ignore[arg-type]
 
     def set_failure_location(self, provider: str, fault: str, where: str) -> None:
         """Report ``fault`` of ``provider`` in the send's ``"response"`` or a later ``"webhook"``.
@@ -206,8 +239,32 @@ class Emulator:
             return after, [sim.identity_change(change, before, after)]
 
     def set_webhook(self, provider: str, url: str) -> None:
-        """Where the simulated users' callbacks for ``provider`` are posted."""
-        self._sim(provider).webhook_url = url
+        """Where the simulated users' callbacks for ``provider`` are posted.
+
+        Raises ``ValueError`` for a URL that is not http(s) or names a host the emulator
+        may not post to (see the class).
+        """
+        sim = self._sim(provider)
+        self._check_webhook_url(url)
+        sim.webhook_url = url
+
+    def _check_webhook_url(self, url: str) -> None:
+        """Raise ``ValueError`` unless callbacks may be posted to ``url``."""
+        try:
+            # httpx's own parser: the host checked is the host deliver() connects to.
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:
+            raise ValueError(f"not a URL: {url!r} ({exc})") from None
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError(f"not an http(s) URL with a host: {url!r}")
+        host = _host_key(parsed.host)
+        if self._allow_remote_webhooks or _is_loopback(host) or host in self._webhook_hosts:
+            return
+        raise ValueError(
+            f"{parsed.host!r} is not a loopback host: the emulator posts callbacks to "
+            "localhost, 127.0.0.0/8 and ::1 only, unless built with webhook_hosts=[…] "
+            "or allow_remote_webhooks=True"
+        )
 
     def sent(self, provider: str | None = None) -> list[Sent]:
         with self._lock:
@@ -226,15 +283,30 @@ class Emulator:
         answers: Mapping[str, Any] | None = DEFAULT_ANSWERS,
         statuses: Iterable[str] = DEFAULT_STATUSES,
     ) -> list[WebhookCall]:
-        """The provider's webhooks as the user reads and completes the Flow."""
+        """The provider's webhooks as the user reads and completes the Flow.
+
+        ``statuses`` come from :data:`DEFAULT_STATUSES`; ``KeyError`` for an unknown message.
+        """
+        wanted = tuple(statuses)
+        unknown = [s for s in wanted if s not in DEFAULT_STATUSES]
+        if unknown:
+            raise ValueError(
+                f"unknown status {unknown[0]!r} (known: {', '.join(DEFAULT_STATUSES)})"
+            )
         sent = self.message(message_id)
         with self._lock:
-            return self.sims[sent.provider].callbacks(sent, answers, tuple(statuses))
+            return self.sims[sent.provider].callbacks(sent, answers, wanted)
 
     async def deliver(self, calls: Iterable[WebhookCall]) -> list[int]:
-        """POST each callback to its URL, in order; the status codes received."""
+        """POST each callback to its URL, in order; the status codes received.
+
+        Every URL is checked first (``ValueError``, nothing posted): see the class.
+        """
         from gateway.transport import AsyncHttpxTransport
 
+        calls = list(calls)
+        for call in calls:
+            self._check_webhook_url(call.url)
         transport = AsyncHttpxTransport()
         try:
             codes = []
@@ -260,6 +332,27 @@ class Emulator:
         if self._asgi is None:
             self._asgi = _build_app(self)
         return self._asgi
+
+
+def _host_key(host: str) -> str:
+    """A host as compared: lower case, no trailing dot or brackets, addresses normalised."""
+    name = host.strip("[]").rstrip(".").lower()
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        return name
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # other names could resolve anywhere
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1: older Pythons say not loopback
+    return address.is_loopback
 
 
 def _build_app(emulator: Emulator) -> Any:

@@ -204,8 +204,11 @@ def test_keygen_writes_an_encrypted_pair(tmp_path: Path, monkeypatch: pytest.Mon
     assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
     key = load_private_key(private.read_bytes(), "correct horse battery")
     assert key.key_size == 2048
+    assert public.stat().st_mode & 0o777 == 0o644
+    before = private.read_bytes()
     monkeypatch.setenv("FLOW_KEY_PASS", "short")
-    assert cli.main(args) == 2
+    assert cli.main([*args, "--force"]) == 2  # refused for the passphrase, not the files
+    assert private.read_bytes() == before
 
 
 def test_register_key_through_the_emulator(
