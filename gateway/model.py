@@ -8,6 +8,7 @@ the rule (``type``, e.g. ``flow_cta_too_long``).
 from __future__ import annotations
 
 import json
+import math
 import re
 import unicodedata
 from typing import Annotated, Any, Literal, Self
@@ -71,27 +72,45 @@ CtaText = Annotated[str, _text(CTA_MAX, "flow_cta_too_long")]
 ButtonText = Annotated[str, _text(BUTTON_TEXT_MAX, "button_text_too_long")]
 
 
+MAX_DATA_DEPTH = 64
+"""How deep ``data`` may nest: Flow screen data is a few levels; JSON encoders (ours and
+the providers') recurse, so an unbounded depth would fail at send time instead of here."""
+
+
+def _label(key: Any) -> str:
+    """A key as it may appear in an error message (which must itself be valid Unicode)."""
+    return str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _lone_surrogate(value: Any, path: str) -> str | None:
     """The path of the first text in ``value`` that is not valid Unicode (a lone
-    surrogate such as ``"\\ud800"``, which JSON input can carry), else None."""
-    if isinstance(value, str):
-        if value.isascii():
-            return None
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return path
-        return None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = _lone_surrogate(key, f"{path} key") or _lone_surrogate(item, f"{path}.{key}")
-            if where:
-                return where
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            where = _lone_surrogate(item, f"{path}[{i}]")
-            if where:
-                return where
+    surrogate such as ``"\\ud800"``, which JSON input can carry), else None. Raises the
+    ``data_not_json`` rule for what JSON cannot say (NaN, Infinity, objects) and
+    ``data_too_deep`` past :data:`MAX_DATA_DEPTH` levels."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
+    while stack:
+        item, where, depth = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return where
+            continue
+        if isinstance(item, float) and not math.isfinite(item):
+            raise _rule("data_not_json", "{where} is {value}: JSON has no such number",
+                        where=where, value=item)  # fmt: skip
+        if depth >= MAX_DATA_DEPTH and isinstance(item, dict | list | tuple):
+            raise _rule("data_too_deep", "nests deeper than {n} levels", n=MAX_DATA_DEPTH)
+        if isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((key, f"{where} key", depth + 1))
+                stack.append((child, f"{where}.{_label(key)}", depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif item is not None and not isinstance(item, bool | int | float):
+            raise _rule("data_not_json", "{where} is a {kind}: not a JSON value",
+                        where=where, kind=type(item).__name__)  # fmt: skip
     return None
 
 

@@ -160,3 +160,28 @@ def test_every_adapter_builds_any_valid_unicode(provider: str) -> None:
     msg = FlowMessage(**{**BASE, "body": "Olá 👋 — ✓ 日本語", "data": {"é": ["ü", "😀"]}})
     request = _adapter(provider).build_send(msg)
     assert "Olá 👋" in request.content.decode("utf-8")
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for _ in range(levels):
+        data = {"a": data}
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "rule"),
+    [
+        ({"x": float("nan")}, "data_not_json"),
+        ({"x": [1, float("inf")]}, "data_not_json"),
+        ({"x": {1, 2}}, "data_not_json"),
+        ({"x": object()}, "data_not_json"),
+        (_deep(5000), "data_too_deep"),
+        ({"\ud800": {"\udc00": None}}, "invalid_unicode"),
+    ],
+)
+def test_data_that_json_cannot_carry_is_refused(data: dict[str, Any], rule: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        FlowMessage(**{**BASE, "data": data})
+    [err] = info.value.errors()  # the message itself must be valid Unicode
+    assert (err["loc"], err["type"]) == (("data",), rule)
