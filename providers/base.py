@@ -39,12 +39,18 @@ BSUID_RECIPIENT = "bsuid_recipient"
 
 
 def _present(value: SecretStr) -> SecretStr:
-    if not value.get_secret_value().strip():
+    text = value.get_secret_value()
+    if not text.strip():
         raise PydanticCustomError(
             "empty_secret",
             "must not be empty: an empty key signs and verifies anything (is the variable "
             "it reads from set but empty?)",
         )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PydanticCustomError("invalid_secret", "must be valid Unicode text") from None
     return value
 
 
@@ -300,6 +306,13 @@ def unix_time(value: Any) -> datetime | None:
         return None
 
 
+def wire(text: str) -> bytes:
+    """Text from outside (a header, a query value) as bytes to compare or sign: a lone
+    surrogate, which the Python API can pass, becomes bytes no secret matches instead of
+    a UnicodeEncodeError."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def hmac_sha256_hex(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -317,7 +330,7 @@ def check_shared_secret(given: str | None, expected: str, what: str) -> None:
     """Compare a secret the caller echoed (header or URL token) in constant time."""
     if not given:
         raise SignatureError(f"missing {what}")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not hmac.compare_digest(wire(given), expected.encode()):
         raise SignatureError(f"{what} does not match")
 
 
@@ -330,7 +343,7 @@ def check_hub_signature(body: bytes, headers: Mapping[str, str], secret: str) ->
     if given.lower().startswith("sha256="):
         given = given[7:]
     expected = hmac_sha256_hex(secret, body)
-    if not hmac.compare_digest(expected.encode(), given.lower().encode()):
+    if not hmac.compare_digest(expected.encode(), wire(given.lower())):
         raise SignatureError("X-Hub-Signature-256 does not match the body")
 
 

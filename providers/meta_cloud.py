@@ -30,6 +30,7 @@ from providers.base import (
     configured_secret,
     expect_dict,
     load_json_body,
+    wire,
 )
 from providers.meta_inbound import MetaInbound
 
@@ -151,7 +152,7 @@ class MetaCloudAdapter(Adapter):
         if params.get("hub.mode") != "subscribe":
             raise SignatureError("hub.mode must be 'subscribe'")
         given = params.get("hub.verify_token", "")
-        if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        if not hmac.compare_digest(wire(given), expected.get_secret_value().encode()):
             raise SignatureError("hub.verify_token does not match")
         challenge = params.get("hub.challenge")
         if not challenge:

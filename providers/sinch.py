@@ -62,6 +62,7 @@ from providers.base import (
     load_json_body,
     lower_keys,
     opt_str,
+    wire,
 )
 
 _STATUSES: Mapping[str, DeliveryStatus] = {
@@ -331,7 +332,7 @@ class SinchAdapter(Adapter):
                 f"{s.signature_max_age:.0f}s): stale or replayed callback"
             )
         expected = base64.b64encode(sinch_signature(secret, body, nonce, timestamp)).decode()
-        if not hmac.compare_digest(expected.encode(), given.strip().encode()):
+        if not hmac.compare_digest(expected.encode(), wire(given.strip())):
             raise SignatureError("x-sinch-webhook-signature does not match the body")
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
@@ -415,7 +416,7 @@ class SinchAdapter(Adapter):
 
 def sinch_signature(secret: str, body: bytes, nonce: str, timestamp: str) -> bytes:
     """HMAC-SHA256(secret, body + "." + nonce + "." + timestamp), raw digest."""
-    signed = body + b"." + nonce.encode() + b"." + timestamp.encode()
+    signed = body + b"." + wire(nonce) + b"." + wire(timestamp)
     return hmac.new(secret.encode(), signed, hashlib.sha256).digest()
 
 

@@ -237,6 +237,8 @@ class FlowEndpoint:
                 return True
             except SignatureError:
                 continue  # try the next secret (rotation)
+            except ValueError:  # a header no HTTP server hands over (a lone surrogate)
+                return False
         return False
 
     def _check_token(self, pending: _Pending) -> EndpointResponse | None:
@@ -273,7 +275,7 @@ class FlowEndpoint:
         req = pending.request
         self.log.warning(
             "endpoint.error_notification",
-            error=req.data.get("error") or req.data.get("error_key"),
+            error=_brief(req.data.get("error") or req.data.get("error_key")),
             screen=req.screen,
         )
         pending.handler = self._on_error or _noop
@@ -359,10 +361,28 @@ def _request(payload: dict[str, Any]) -> FlowRequest | str:
         screen=screen if isinstance(screen, str) and screen else None,
         data=data if isinstance(data, dict) else {},
         flow_token=token if isinstance(token, str) else None,
-        version=str(payload["version"]) if payload.get("version") is not None else None,
+        version=_version(payload.get("version")),
         flow_token_signature=signature if isinstance(signature, str) else None,
         raw=payload,
     )
+
+
+def _version(value: Any) -> str | None:
+    """The version to echo: Meta sends "3.0"; a number is taken as its text, anything
+    else (a list, an object) is not a version and is not echoed."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _brief(value: Any) -> str | None:
+    """A client-supplied value for a log line: short text, never a structure to render."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else type(value).__name__
+    return text[:200]
 
 
 def _encodable(text: str) -> bool:

@@ -56,7 +56,8 @@ class Checker:
         allowed, _ = cat.TOP_KEYS
         for key in doc:
             if key not in allowed:
-                self.issue("F4", "INVALID_PROPERTY_KEY", key, f"unknown top-level key {key!r}")
+                # str(): a Mapping given directly may have keys JSON text cannot have.
+                self.issue("F4", "INVALID_PROPERTY_KEY", str(key), f"unknown top-level key {key!r}")
         self._check_version()
         self._check_data_api_version()
         if "data_channel_uri" in doc and self.since((3, 0)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -205,14 +206,13 @@ class ComponentRules(Checker):
             )
         pattern = comp["pattern"]
         if isinstance(pattern, str) and not is_dynamic(pattern):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
+            problem = _regex_problem(pattern)
+            if problem:
                 self.issue(
                     "F34",
                     "INVALID_PROPERTY_VALUE",
                     f"{path}.pattern",
-                    f"pattern is not a valid regular expression: {exc}",
+                    f"pattern is not a valid regular expression: {problem}",
                 )
 
     def _check_image(self, path: str, src: Any, max_kb: int) -> None:
@@ -250,3 +250,18 @@ class ComponentRules(Checker):
             for key in ("title", "description", "metadata"):
                 if isinstance(item.get(key), str):
                     self._check_text(f"item.{key}", item[key], f"{path}.{key}")
+
+
+def _regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` does not compile, or None."""
+    try:
+        with warnings.catch_warnings():  # "possible nested set": a hint, not a failure
+            warnings.simplefilter("ignore")
+            re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    except OverflowError:  # a{4294967296}
+        return "a repetition count is too large"
+    except RecursionError:  # the parser recurses once per group
+        return "groups are nested too deeply"
+    return None

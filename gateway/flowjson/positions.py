@@ -2,12 +2,14 @@
 
 Only run when there is something to report: a single pass over the text that records
 the position of the paths asked for — the key token for object members (what an editor
-should highlight), the value for array elements.
+should highlight), the value for array elements. And, when the text is not one the
+validator can take (NaN, nesting too deep), where the first such token is.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Iterable
 from contextlib import suppress
@@ -96,3 +98,41 @@ def locate(text: str, paths: Iterable[str]) -> dict[str, tuple[int, int]]:
         line = bisect_right(starts, offset)
         out[path] = (line, offset - starts[line - 1] + 1)
     return out
+
+
+# Strings are matched whole so that brackets and words inside them are skipped.
+_TOKEN = re.compile(
+    r'"[^"\\]*(?:\\.[^"\\]*)*"'  # a string, escapes included
+    r"|[\[\]{}]|NaN|-?Infinity|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+)
+
+
+def first_non_json(text: str, max_depth: int) -> tuple[int, str] | None:
+    """Offset of the first thing a strict parser refuses and that ``json`` takes (NaN,
+    Infinity) or cannot take (nesting past ``max_depth``, an integer past the
+    interpreter's digit limit), and what it is. Iterative: safe at any depth."""
+    depth = 0
+    digits = sys.get_int_max_str_digits()
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        first = token[0]
+        if first == '"':
+            continue
+        if first in "[{":
+            depth += 1
+            if depth > max_depth:
+                return m.start(), f"nested deeper than {max_depth} levels"
+        elif first in "]}":
+            depth -= 1
+        elif token[-1].isdigit():
+            if digits and token.lstrip("-").isdigit() and len(token.lstrip("-")) > digits:
+                return m.start(), f"an integer longer than {digits} digits"
+        else:
+            return m.start(), f"{token} is not valid JSON"
+    return None
+
+
+def position(text: str, offset: int) -> tuple[int, int]:
+    """1-based (line, column) of ``offset``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1

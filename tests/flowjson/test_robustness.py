@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,3 +41,94 @@ def test_malformed_or_empty_text(text: str) -> None:
 def test_bytes_that_are_not_utf8() -> None:
     [issue] = validate_flow_json(b"\xff\xfe{}")
     assert issue.error == "INVALID_FLOW_JSON"
+
+
+# -- found by fuzzing (issue 13): hostile documents are issues, never exceptions --------
+
+
+def _nested_text(depth: int) -> str:
+    return '{"version": "7.3", "screens": ' + "[" * depth + "]" * depth + "}"
+
+
+def _nested_doc(depth: int) -> dict[str, Any]:
+    inner: Any = []
+    for _ in range(depth - 1):
+        inner = [inner]
+    return {"version": "7.3", "screens": inner}
+
+
+@pytest.mark.parametrize("depth", [64, 500, 990, 1500, 100_000])
+def test_deep_nesting_is_an_issue(depth: int) -> None:
+    """With the root object, ``depth`` arrays are depth + 1 levels: past the limit of 64."""
+    [issue] = validate_flow_json(_nested_text(depth))
+    assert (issue.error, issue.rule) == ("INVALID_FLOW_JSON", "F1")
+    assert "nested deeper than 64 levels" in issue.message
+    assert (issue.line, issue.column) == (1, 30 + 64)  # the first bracket past the limit
+    [issue] = validate_flow_json(_nested_doc(depth))
+    assert issue.error == "INVALID_FLOW_JSON"
+    assert issue.path == "screens" + "[0]" * 63
+
+
+def test_nesting_up_to_the_limit_is_validated() -> None:
+    issues = validate_flow_json(_nested_text(63))
+    assert issues
+    assert all(i.error != "INVALID_FLOW_JSON" for i in issues)
+
+
+def test_a_cycle_in_a_document_is_an_issue() -> None:
+    flow: dict[str, Any] = {"version": "7.3"}
+    flow["screens"] = [flow]
+    [issue] = validate_flow_json(flow)
+    assert issue.error == "INVALID_FLOW_JSON"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "column"),
+    [
+        ('{"version": NaN}', "NaN is not valid JSON", 13),
+        ('{"version": "7.3", "x": [1, -Infinity]}', "-Infinity is not valid JSON", 29),
+        ('{"version": ' + "9" * 5000 + "}", "an integer longer than 4300 digits", 13),
+        ('{"version": "7.3\ud800"}', "not valid Unicode text: a lone surrogate", 17),
+    ],
+    ids=["NaN", "-Infinity", "5000 digits", "raw lone surrogate"],
+)
+def test_text_python_takes_but_json_does_not(text: str, message: str, column: int) -> None:
+    [issue] = validate_flow_json(text)
+    assert (issue.error, issue.message) == ("INVALID_FLOW_JSON", message)
+    assert (issue.line, issue.column) == (1, column)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("(" * 1000 + ")" * 1000, "groups are nested too deeply"),
+        ("a{4294967296}", "a repetition count is too large"),
+        ("[[a]", None),  # compiles, with a FutureWarning: not a problem
+    ],
+    ids=["deep groups", "huge repetition", "possible nested set"],
+)
+def test_text_input_patterns_that_break_the_regex_compiler(
+    pattern: str, problem: str | None
+) -> None:
+    flow = json.loads(next(p for p in VALID if p.stem.endswith("_73")).read_text())["flow"]
+    field = {"type": "TextInput", "name": "code", "label": "Code", "helper-text": "h"}
+    flow["screens"][0]["layout"]["children"].insert(0, {**field, "pattern": pattern})
+    found = [i.message for i in validate_flow_json(flow) if i.path.endswith(".pattern")]
+    assert found == ([f"pattern is not a valid regular expression: {problem}"] if problem else [])
+
+
+def test_a_routing_loop_longer_than_the_stack() -> None:
+    ids = ["S" + "".join(chr(65 + int(d)) for d in str(i)) for i in range(1500)]
+    screens = [{"id": s, "layout": {"type": "SingleColumnLayout", "children": []}} for s in ids]
+    model = {a: [b] for a, b in zip(ids, ids[1:] + ids[:1], strict=True)}
+    flow = {"version": "7.3", "data_api_version": "3.0", "routing_model": model, "screens": screens}
+    loops = [i for i in validate_flow_json(flow) if i.message.startswith("Loop detected")]
+    assert len(loops) == 1
+    assert loops[0].message.count("→") == 1500
+
+
+def test_keys_json_text_cannot_have() -> None:
+    """A Mapping given directly may have any keys; every issue's path is still text."""
+    issues = validate_flow_json({"version": "7.3", "screens": [], 1: None, None: 2})
+    assert all(isinstance(i.path, str) for i in issues)
+    assert {"1", "None"} <= {i.path for i in issues}

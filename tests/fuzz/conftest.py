@@ -21,12 +21,13 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile(
-    "long",
-    max_examples=int(_LONG or 0),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+if _LONG:  # Hypothesis refuses max_examples=0 even in a profile nobody loads
+    settings.register_profile(
+        "long",
+        max_examples=int(_LONG),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 settings.load_profile("long" if _LONG else "bounded")
 
 

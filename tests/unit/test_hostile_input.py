@@ -4,6 +4,7 @@ point answers hostile input with its own typed error, never an untyped exception
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -185,3 +186,24 @@ def test_data_that_json_cannot_carry_is_refused(data: dict[str, Any], rule: str)
         FlowMessage(**{**BASE, "data": data})
     [err] = info.value.errors()  # the message itself must be valid Unicode
     assert (err["loc"], err["type"]) == (("data",), rule)
+
+
+@pytest.mark.parametrize("provider", ALL)
+def test_credentials_that_are_not_unicode_are_refused_not_crashed_on(provider: str) -> None:
+    # Headers from a server are Latin-1 text; the Python API can pass anything.
+    body = b"{}"
+    junk = {
+        "X-Hub-Signature-256": "sha256=\ud800",
+        "Authorization": "\ud800",
+        "x-sinch-webhook-signature": "\ud800",
+        "x-sinch-webhook-signature-nonce": "\ud800",
+        "x-sinch-webhook-signature-timestamp": str(int(time.time())),
+    }
+    with pytest.raises(SignatureError):
+        _adapter(provider).verify_webhook(body, junk, {"token": "\ud800"})
+
+
+@pytest.mark.parametrize(("provider", "key"), [(p, keys[0]) for p, keys in SECRETS.items()])
+def test_a_configured_secret_must_be_unicode(provider: str, key: str) -> None:
+    with pytest.raises(ConfigError, match="valid Unicode"):
+        get_adapter(provider, **{**PROVIDERS[provider], key: "s3cr\ud800t"})
