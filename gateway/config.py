@@ -30,6 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.errors import ConfigError
 from gateway.retry import RetrySettings
 
+MAX_DEPTH = 32
+"""Deepest nesting of tables and arrays: a real config uses four levels."""
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -70,7 +72,9 @@ class ReceiverSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     inbox: str = "flowgateway-inbox.sqlite3"
-    """SQLite file holding every callback and event until handled."""
+    """SQLite file holding every callback and event until handled (created 0600; a
+    missing directory is created 0700 when the receiver starts). Checked at load only for
+    what no host could use, so that one config serves senders on hosts without it."""
     path_prefix: str = Field(default="/webhooks", pattern=r"^/[A-Za-z0-9_/-]*$")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_attempts: int = Field(default=8, ge=1)
@@ -78,8 +82,62 @@ class ReceiverSettings(BaseModel):
     retry_initial: float = Field(default=1.0, ge=0)
     retry_max: float = Field(default=300.0, ge=0)
     handler_concurrency: int = Field(default=8, ge=1)
+    """Jobs handled at once; claiming goes on while handlers run."""
     poll_interval: float = Field(default=1.0, gt=0)
     """How often the worker looks for due retries and replays from the CLI."""
+    handler_timeout: float = Field(default=30.0, gt=0)
+    """Seconds one handler call may take (waiting for a thread included); past it the
+    attempt fails and is retried or dead-lettered like any failure."""
+    handler_threads: int = Field(default=8, ge=1)
+    """Threads for sync handlers, apart from the inbox's: acknowledging never waits on one."""
+    inbox_threads: int = Field(default=4, ge=1)
+    """Threads for inbox reads and writes."""
+    inbox_busy_timeout: float = Field(default=5.0, ge=0)
+    """Seconds an inbox write waits for a lock held by another process before failing."""
+    shutdown_grace: float = Field(default=10.0, ge=0)
+    """On a graceful stop, seconds running handlers get to finish; the rest go back to
+    pending."""
+    header_timeout: float = Field(default=10.0, gt=0)
+    """``flowgateway serve``: seconds to receive a request's headers, else the connection
+    is closed (408)."""
+    body_timeout: float = Field(default=20.0, gt=0)
+    """Seconds to receive a whole request body, else 408."""
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
+    """``flowgateway serve``: seconds an idle keep-alive connection stays open."""
+    max_connections: int = Field(default=1000, ge=1)
+    """``flowgateway serve``: open connections at most; more are closed on accept."""
+    max_header_bytes: int = Field(default=32_768, ge=1024)
+    """``flowgateway serve``: size of a request's headers at most."""
+
+    @field_validator("inbox")
+    @classmethod
+    def _inbox_file(cls, v: str) -> str:
+        problem = inbox_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
+
+def inbox_problem(path: str) -> str | None:
+    """Why ``path`` cannot be the receiver's SQLite inbox, or None.
+
+    For the config and for ``--inbox`` alike: ``ConfigError("receiver.inbox", problem)``.
+    """
+    if not path.strip():
+        return "must name a file"
+    if "\x00" in path:
+        return "contains a NUL character"
+    try:
+        os.fsencode(path)
+    except UnicodeEncodeError:
+        return "is not a file name this system can encode"
+    file = Path(path)
+    try:
+        if file.is_dir():
+            return f"{path!r} is a directory: name a file inside it"
+    except OSError as exc:  # a name too long, a loop of links
+        return f"cannot be used: {exc.strerror or exc}"
+    return None
 
 
 class GatewayConfig(BaseModel):
@@ -142,6 +200,9 @@ def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
 
 def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Validate an already-parsed config mapping."""
+    too_deep = _too_deep(data)
+    if too_deep is not None:
+        raise ConfigError(too_deep, f"nested deeper than {MAX_DEPTH} levels")
     resolved = interpolate(dict(data), os.environ if env is None else env)
     try:
         return GatewayConfig.model_validate(resolved)
@@ -155,12 +216,42 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
-    """Read and validate a TOML config file."""
+    """Read and validate a TOML config file; every problem is a ConfigError naming the
+    key, or the file when it cannot be read or parsed."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(p), "config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
+    except IsADirectoryError:
+        raise ConfigError(str(p), "is a directory, not a config file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), f"not UTF-8 text (byte {exc.start})") from None
+    except (OSError, ValueError) as exc:  # permissions, a NUL in the name, too long a name
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(str(p), f"cannot read the config file: {reason}") from None
+    try:
+        data = tomllib.loads(text)
+    except RecursionError:  # the parser recurses once per nested array or inline table
+        raise ConfigError(str(p), "invalid TOML: arrays or tables nested too deeply") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer past Python's digit limit
         raise ConfigError(str(p), f"invalid TOML: {exc}") from None
     return parse_config(data, env)
+
+
+def _too_deep(data: Any) -> str | None:
+    """The key of the first table or array nested past MAX_DEPTH, found without
+    recursion (interpolation and validation recurse)."""
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        node, depth, key = stack.pop()
+        if isinstance(node, Mapping):
+            children = [(f"{key}.{k}" if key else str(k), v) for k, v in node.items()]
+        elif isinstance(node, list):
+            children = [(f"{key}[{i}]", v) for i, v in enumerate(node)]
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return key
+        stack.extend((child, depth + 1, name) for name, child in children)
+    return None

@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from gateway.redact import MASK, is_sensitive_name
+from gateway.redact import MASK, is_sensitive_name, secrets
 
 
 def encode_json(payload: Any) -> bytes:
@@ -32,8 +32,9 @@ def mask_url(url: str) -> str:
 
 
 def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers with credential values masked (Authorization, D360-API-KEY, …)."""
-    return {k: (MASK if is_sensitive_name(k) else v) for k, v in headers.items()}
+    """Headers with credential values masked: by name (Authorization, D360-API-KEY, …)
+    and by value (any registered secret, whatever the header that carries it)."""
+    return {k: (MASK if is_sensitive_name(k) else secrets.scrub(v)) for k, v in headers.items()}
 
 
 @dataclass(frozen=True, slots=True)

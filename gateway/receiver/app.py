@@ -4,44 +4,50 @@
 into normalized events, store the raw body and the events in the inbox, *then* answer
 200. Handlers run from the inbox, so a crash, a restart or a failing handler loses
 nothing; a provider's redelivery of an event already stored is acknowledged and not
-handled again. ``GET {prefix}/{sender}`` answers Meta's ``hub.challenge`` handshake.
+handled again. ``GET {prefix}/{sender}`` answers Meta's ``hub.challenge`` handshake;
+``GET /healthz`` and ``GET /readyz`` report liveness and readiness.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
-import inspect
 import json
-import random
 import time
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, ParamSpec, TypeVar, get_args
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from gateway.config import GatewayConfig, ReceiverSettings, load_config
 from gateway.core import GatewayCore
-from gateway.errors import GatewayError, SignatureError, UnsupportedFeature, WebhookPayloadError
+from gateway.errors import GatewayError, SignatureError, UnsupportedFeature
 from gateway.events import (
     FlowCompleted,
     InboundEvent,
     MessageStatus,
     UnhandledEvent,
-    event_from_dict,
     event_to_dict,
 )
 from gateway.http import mask_headers
 from gateway.log import get_logger
-from gateway.receiver.store import Delivery, Inbox, Job, NewEvent, Recorded, SQLiteInbox
+from gateway.receiver.store import Delivery, Inbox, NewEvent, Recorded, SQLiteInbox
+from gateway.receiver.worker import Dispatcher, Handler
 
-Handler = Callable[[Any], Awaitable[None] | None]
 H = TypeVar("H", bound=Handler)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_READY_PROBE = 1.0  # seconds the readiness probe may wait for the inbox's write lock
+_CLOSE = {"Connection": "close"}  # the body was not read to its end: no keep-alive
 
 
 class _BodyTooLarge(Exception):
@@ -75,16 +81,22 @@ class WebhookReceiver:
         self.config = config
         self.settings: ReceiverSettings = config.receiver
         self.core = GatewayCore.from_config(config)
-        self.inbox: Inbox = inbox or SQLiteInbox(self.settings.inbox)
+        self.inbox: Inbox = inbox or SQLiteInbox(
+            self.settings.inbox, busy_timeout=self.settings.inbox_busy_timeout
+        )
         self.clock = clock
         self.log = get_logger(component="receiver")
         self._handlers: list[tuple[tuple[type, ...], str, Handler]] = []
         self._pending: list[tuple[Delivery, asyncio.Future[Recorded]]] = []
-        self._flushing = False
-        self._wake: asyncio.Event | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._io: ThreadPoolExecutor | None = None
+        self._dispatcher: Dispatcher | None = None
+        self._tools: Dispatcher | None = None
+        self._stopping = False
         self.asgi = Starlette(
             routes=[
+                Route("/healthz", self._healthz, methods=["GET"]),
+                Route("/readyz", self._readyz, methods=["GET"]),
                 Route(f"{self.settings.path_prefix}/{{sender}}", self._post, methods=["POST"]),
                 Route(f"{self.settings.path_prefix}/{{sender}}", self._get, methods=["GET"]),
             ],
@@ -101,7 +113,8 @@ class WebhookReceiver:
         """Register a handler (sync or async) for events of ``types``.
 
         ``name`` identifies the handler in the inbox across restarts (default: its
-        qualified name); each event is handled once per handler.
+        qualified name); each event is handled once per handler. Sync handlers run on
+        their own threads; async ones on the event loop, so they must not block it.
         """
         wanted = types or get_args(InboundEvent)
 
@@ -120,6 +133,9 @@ class WebhookReceiver:
     def _handlers_for(self, event: InboundEvent) -> tuple[str, ...]:
         return tuple(label for types, label, _ in self._handlers if isinstance(event, types))
 
+    def _handler_named(self, label: str) -> Handler | None:
+        return next((h for _, known, h in self._handlers if known == label), None)
+
     # -- HTTP ------------------------------------------------------------------------
 
     async def _post(self, request: Request) -> Response:
@@ -130,40 +146,51 @@ class WebhookReceiver:
             return JSONResponse({"error": f"unknown sender {sender!r}"}, status_code=404)
         provider = self.core.senders[sender].provider
         log = log.bind(provider=provider)
+        s = self.settings
         try:
-            body = await _read_limited(request, self.settings.max_body_bytes)
+            body = await _read_body(request, s.max_body_bytes, s.body_timeout)
         except _BodyTooLarge:
-            log.warning("receiver.too_large", limit=self.settings.max_body_bytes)
-            return JSONResponse({"error": "body too large"}, status_code=413)
+            log.warning("receiver.too_large", limit=s.max_body_bytes)
+            return JSONResponse({"error": "body too large"}, status_code=413, headers=_CLOSE)
+        except TimeoutError:
+            log.warning("receiver.body_timeout", timeout=s.body_timeout)
+            error = f"body not received within {s.body_timeout:g}s"
+            return JSONResponse({"error": error}, status_code=408, headers=_CLOSE)
+        except ClientDisconnect:
+            log.warning("receiver.disconnected")
+            return JSONResponse({"error": "client disconnected"}, status_code=400)
         headers, query = dict(request.headers), dict(request.query_params)
         try:
             events = self.core.handle_webhook(sender, body, headers, query, log=False)
+            delivery = self._delivery(sender, provider, headers, body, events)
         except SignatureError as exc:
             log.warning("receiver.rejected", verified=False, reason=str(exc))
             return JSONResponse({"error": "authentication failed"}, status_code=401)
-        except (WebhookPayloadError, GatewayError) as exc:
+        except GatewayError as exc:
             log.warning("receiver.invalid", verified=True, reason=str(exc), size=len(body))
             return JSONResponse({"error": str(exc)}, status_code=400)
-        delivery = Delivery(
-            sender=sender,
-            provider=provider,
-            received_at=self.clock(),
-            headers=mask_headers(headers),
-            body=body,
-            events=tuple(
-                NewEvent(
-                    dedup_key(provider, e), event_kind(e), event_to_dict(e), self._handlers_for(e)
-                )
-                for e in events
-            ),
-        )
+        except Exception as exc:  # a parser's bug (RecursionError, OverflowError…): 400
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            log.error(
+                "receiver.unparseable",
+                error=type(exc).__name__,
+                at=f"{Path(where.filename).name}:{where.lineno}",
+                size=len(body),
+            )
+            return JSONResponse({"error": "body could not be parsed"}, status_code=400)
         try:
             recorded = await self._record(delivery)
         except Exception as exc:  # the store failed: make the provider retry later
-            log.error("receiver.store_failed", error=type(exc).__name__, reason=str(exc))
+            log.error(
+                "receiver.store_failed", scope="inbox", error=type(exc).__name__, reason=str(exc)
+            )
             return JSONResponse({"error": "inbox unavailable"}, status_code=503)
-        if recorded.new and self._wake is not None:
-            self._wake.set()
+        if recorded.error is not None:  # this callback alone could not be stored
+            log.error("receiver.store_failed", scope="callback", reason=recorded.error)
+            error = "inbox could not store this callback"
+            return JSONResponse({"error": error}, status_code=503)
+        if recorded.new and self._dispatcher is not None:
+            self._dispatcher.notify()
         log.info(
             "receiver.ok",
             verified=True,
@@ -175,6 +202,25 @@ class WebhookReceiver:
         return JSONResponse(
             {"received": len(events), "new": recorded.new, "duplicates": recorded.duplicates}
         )
+
+    def _delivery(
+        self,
+        sender: str,
+        provider: str,
+        headers: dict[str, str],
+        body: bytes,
+        events: list[InboundEvent],
+    ) -> Delivery:
+        new = []
+        for e in events:
+            payload = event_to_dict(e)
+            # Encoded here, where a failure is still this request's 400: ASCII JSON keeps
+            # a lone surrogate as its escape.
+            text = json.dumps(payload, ensure_ascii=True, default=str)
+            key = dedup_key(provider, e)
+            new.append(NewEvent(key, event_kind(e), payload, self._handlers_for(e), text))
+        # Credentials masked by name and by value: a custom auth header is masked too.
+        return Delivery(sender, provider, self.clock(), mask_headers(headers), body, tuple(new))
 
     async def _get(self, request: Request) -> Response:
         sender = request.path_params["sender"]
@@ -189,14 +235,54 @@ class WebhookReceiver:
             return JSONResponse({"error": "verification failed"}, status_code=403)
         return PlainTextResponse(challenge)
 
+    # -- health ----------------------------------------------------------------------
+
+    def _alive(self) -> str | None:
+        if self._dispatcher is None:
+            return "the handler worker is not running (ASGI lifespan not started)"
+        return self._dispatcher.problem()
+
+    async def _healthz(self, request: Request) -> Response:
+        """Liveness: the handler worker runs and is not stuck (no IO)."""
+        reason = self._alive()
+        if reason is not None:
+            return JSONResponse({"status": "failing", "reason": reason}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    async def _readyz(self, request: Request) -> Response:
+        """Readiness: alive, not stopping, and the inbox can be written right now."""
+        reason = "stopping" if self._stopping else self._alive()
+        if reason is None and self._dispatcher is not None:
+            reason = self._dispatcher.store_problem()
+        if reason is None:
+            try:
+                async with asyncio.timeout(3 * _READY_PROBE):
+                    await self._call(self.inbox.check, _READY_PROBE)
+            except TimeoutError:
+                reason = "the inbox did not answer in time"
+            except Exception as exc:
+                reason = f"the inbox cannot be written: {type(exc).__name__}: {exc}"
+        if reason is not None:
+            return JSONResponse({"status": "unready", "reason": reason}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
     # -- group commit: concurrent requests share one transaction ---------------------
+
+    def _io_pool(self) -> ThreadPoolExecutor:
+        # Inbox IO has its own threads: a slow or stuck sync handler never delays a 200.
+        if self._io is None:
+            self._io = ThreadPoolExecutor(self.settings.inbox_threads, "inbox")
+        return self._io
+
+    async def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._io_pool(), functools.partial(fn, *args, **kwargs))
 
     async def _record(self, delivery: Delivery) -> Recorded:
         future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
         self._pending.append((delivery, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush())
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
@@ -204,15 +290,17 @@ class WebhookReceiver:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    results = await asyncio.to_thread(self.inbox.record, [d for d, _ in batch])
+                    results = await self._call(self.inbox.record, [d for d, _ in batch])
                 except Exception as exc:
                     for _, future in batch:
-                        future.set_exception(exc)
+                        if not future.done():  # its request may have been cancelled
+                            future.set_exception(exc)
                     continue
                 for (_, future), result in zip(batch, results, strict=True):
-                    future.set_result(result)
+                    if not future.done():
+                        future.set_result(result)
         finally:
-            self._flushing = False
+            self._flusher = None
 
     # -- the worker: handlers run from the inbox -------------------------------------
 
@@ -224,93 +312,60 @@ class WebhookReceiver:
         finally:
             await self.stop()
 
+    def _new_dispatcher(self) -> Dispatcher:
+        return Dispatcher(
+            self.inbox,
+            self.settings,
+            self._handler_named,
+            io=self._io_pool(),
+            clock=self.clock,
+            log=self.log,
+        )
+
     async def start(self) -> None:
-        """Recover jobs a crash left running and start the dispatch worker."""
-        recovered = await asyncio.to_thread(self.inbox.recover, self.clock())
-        if recovered:
-            self.log.warning("receiver.recovered", jobs=recovered)
-        self._wake = asyncio.Event()
-        self._worker = asyncio.create_task(self._work())
+        """Start the dispatch worker; it first recovers jobs a crash left running."""
+        self._stopping = False
+        self._dispatcher = self._new_dispatcher()
+        self._dispatcher.start()
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
-        await asyncio.to_thread(self.inbox.close)
-
-    async def _work(self) -> None:
-        assert self._wake is not None
-        limit = self.settings.handler_concurrency
-        while True:
-            self._wake.clear()
-            jobs = await asyncio.to_thread(self.inbox.claim, self.clock(), limit)
-            if jobs:
-                await asyncio.gather(*(self._run(job) for job in jobs))
-                continue
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+        """Graceful stop: drain running handlers for ``shutdown_grace`` seconds, put the
+        rest back to pending, finish pending writes, close the inbox."""
+        self._stopping = True
+        if self._dispatcher is not None:
+            await self._dispatcher.stop(self.settings.shutdown_grace)
+        if self._flusher is not None:
+            with suppress(Exception):
+                await self._flusher
+        await self._call(self.inbox.close)
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+            self._io = None
 
     async def run_due(self) -> int:
         """Run every job due now (for tests and one-shot tools); returns how many ran."""
-        ran = 0
-        while jobs := await asyncio.to_thread(
-            self.inbox.claim, self.clock(), self.settings.handler_concurrency
-        ):
-            await asyncio.gather(*(self._run(job) for job in jobs))
-            ran += len(jobs)
-        return ran
-
-    async def _run(self, job: Job) -> None:
-        handler = next((h for _, label, h in self._handlers if label == job.handler), None)
-        log = self.log.bind(
-            job=job.id, handler=job.handler, sender=job.sender, attempt=job.attempts
-        )
-        try:
-            if handler is None:
-                raise LookupError(f"handler {job.handler!r} is not registered")
-            event = event_from_dict(job.payload)
-            if inspect.iscoroutinefunction(handler):
-                await handler(event)
-            else:
-                result = await asyncio.to_thread(handler, event)
-                if inspect.isawaitable(result):
-                    await result
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            next_at = self._next_attempt(job.attempts)
-            await asyncio.to_thread(self.inbox.retry_later, job.id, error, next_at, self.clock())
-            log.warning("handler.failed", error=error, dead=next_at is None)
-            return
-        await asyncio.to_thread(self.inbox.finish, job.id, self.clock())
-        log.debug("handler.ok")
-
-    def _next_attempt(self, attempts: int) -> float | None:
-        s = self.settings
-        if attempts >= s.max_attempts:
-            return None
-        ceiling = min(s.retry_max, s.retry_initial * 2.0 ** (attempts - 1))
-        # Half fixed, half jitter: spread retries without retrying immediately.
-        jitter: float = random.uniform(0, ceiling / 2)  # noqa: S311 - not cryptographic
-        return self.clock() + ceiling / 2 + jitter
+        if self._tools is None:
+            self._tools = self._new_dispatcher()
+        return await self._tools.run_due()
 
     def run(self, host: str = "127.0.0.1", port: int = 8080, **uvicorn_options: Any) -> None:
-        """Serve with uvicorn (blocking)."""
-        import uvicorn
+        """Serve with uvicorn (blocking), with the ``[receiver]`` connection limits."""
+        from gateway.receiver.server import serve
 
-        uvicorn.run(self.asgi, host=host, port=port, log_level="warning", **uvicorn_options)
+        serve(self, host, port, **uvicorn_options)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, timeout: float) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _BodyTooLarge
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
+    # One deadline for the whole body: a client dripping bytes cannot hold a request.
+    async with asyncio.timeout(timeout):
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
     return b"".join(chunks)

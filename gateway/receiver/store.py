@@ -5,17 +5,22 @@
 wants it; a job is ``pending`` → ``running`` → ``done``, or back to ``pending`` with a
 later ``next_at`` when its handler raises, and ``dead`` after the last attempt.
 Deduplication is a unique key per event: a provider's redelivery stores nothing new.
+The files hold raw bodies with personal data: they are created owner-only (0600).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from gateway.errors import ConfigError
 
 JobStatus = Literal["pending", "running", "done", "dead"]
 
@@ -28,6 +33,9 @@ class NewEvent:
     type: str
     payload: dict[str, Any]
     handlers: tuple[str, ...]
+    payload_json: str = ""
+    """``payload`` already encoded as ASCII JSON (the receiver encodes it while it can
+    still answer 400); empty: the store encodes it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +52,21 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Recorded:
+    """What storing one delivery did; ``error`` set: nothing of it was stored."""
+
     new: int
     duplicates: int
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A handler's result on one job: done (``error`` None), retry at ``next_at``, or
+    dead (``error`` set, ``next_at`` None)."""
+
+    job_id: int
+    error: str | None = None
+    next_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +105,12 @@ class Inbox(Protocol):
 
     def record(self, deliveries: Sequence[Delivery]) -> list[Recorded]: ...
     def claim(self, now: float, limit: int) -> list[Job]: ...
+    def settle(self, outcomes: Sequence[Outcome], now: float) -> None: ...
+    def release(self, job_ids: Sequence[int], now: float) -> None: ...
     def finish(self, job_id: int, now: float) -> None: ...
     def retry_later(self, job_id: int, error: str, next_at: float | None, now: float) -> None: ...
     def recover(self, now: float) -> int: ...
+    def check(self, timeout: float) -> None: ...
     def next_due(self) -> float | None: ...
     def jobs(self, status: str | None = None, limit: int = 100) -> list[JobRow]: ...
     def replay(self, job_ids: Iterable[int] = (), *, status: str | None = None) -> int: ...
@@ -111,52 +135,61 @@ CREATE INDEX IF NOT EXISTS jobs_due ON jobs (status, next_at);
 
 
 class SQLiteInbox:
-    """The default :class:`Inbox`: one SQLite file, safe to share between threads."""
+    """The default :class:`Inbox`: one SQLite file, safe to share between threads.
 
-    def __init__(self, path: str | Path) -> None:
+    ``busy_timeout`` is how long a write waits for a lock another process holds before
+    it fails with "database is locked".
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 5.0) -> None:
         self.path = str(path)
+        self._busy_ms = max(0, round(busy_timeout * 1000))
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
+        if self.path != ":memory:":
+            _create_private(Path(self.path))
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
+            self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                "receiver.inbox", f"cannot open the inbox {self.path}: {exc}"
+            ) from None
 
     def _tx(self) -> _Tx:
         return _Tx(self._db, self._lock)
 
     def record(self, deliveries: Sequence[Delivery]) -> list[Recorded]:
-        """Store several callbacks in one transaction (group commit)."""
+        """Store several callbacks in one transaction (group commit).
+
+        Each delivery has its own savepoint: one that cannot be stored is rolled back
+        and reported in its :class:`Recorded` while the others commit. A failure of the
+        transaction itself (a lock, the disk) raises.
+        """
         out: list[Recorded] = []
         with self._tx() as db:
             for d in deliveries:
-                cur = db.execute(
-                    "INSERT INTO deliveries (sender, provider, received_at, headers, body)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (d.sender, d.provider, d.received_at, json.dumps(d.headers), d.body),
-                )
-                delivery_id = cur.lastrowid
-                new = 0
-                for e in d.events:
-                    cur = db.execute(
-                        "INSERT OR IGNORE INTO events (delivery_id, dedup_key, sender, provider,"
-                        " type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (delivery_id, e.dedup_key, d.sender, d.provider, e.type,
-                         json.dumps(e.payload), d.received_at),
-                    )  # fmt: skip
-                    if cur.rowcount == 0:
-                        continue  # seen before: acknowledged, not handled again
-                    new += 1
-                    db.executemany(
-                        "INSERT INTO jobs (event_id, handler, status, next_at, updated_at)"
-                        " VALUES (?, ?, 'pending', ?, ?)",
-                        [(cur.lastrowid, h, d.received_at, d.received_at) for h in e.handlers],
-                    )
-                out.append(Recorded(new=new, duplicates=len(d.events) - new))
+                db.execute("SAVEPOINT delivery")
+                try:
+                    recorded = _insert(db, d)
+                except (sqlite3.DatabaseError, ValueError, TypeError, RecursionError) as exc:
+                    # sqlite3.OperationalError (locked, I/O) concerns every delivery.
+                    if isinstance(exc, sqlite3.OperationalError):
+                        raise
+                    db.execute("ROLLBACK TO delivery")
+                    recorded = Recorded(0, 0, error=f"{type(exc).__name__}: {exc}")
+                db.execute("RELEASE delivery")
+                out.append(recorded)
         return out
 
     def claim(self, now: float, limit: int) -> list[Job]:
-        """Mark up to ``limit`` due jobs running and return them with their events."""
+        """Mark up to ``limit`` due jobs running and return them with their events.
+
+        A job whose stored event cannot be read back is dead-lettered, not returned: one
+        bad row must not stop every claim.
+        """
         with self._tx() as db:
             rows = db.execute(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = ?"
@@ -169,28 +202,67 @@ class SQLiteInbox:
                 sender, provider, kind, payload = db.execute(
                     "SELECT sender, provider, type, payload FROM events WHERE id = ?", (event_id,)
                 ).fetchone()
-                jobs.append(
-                    Job(job_id, event_id, handler, attempts, sender, provider, kind,
-                        json.loads(payload))
-                )  # fmt: skip
+                try:
+                    event = json.loads(payload)
+                except (ValueError, RecursionError) as exc:
+                    db.execute(
+                        "UPDATE jobs SET status = 'dead', last_error = ? WHERE id = ?",
+                        (f"stored event unreadable: {type(exc).__name__}: {exc}"[:2000], job_id),
+                    )
+                    continue
+                jobs.append(Job(job_id, event_id, handler, attempts, sender, provider, kind, event))
         return jobs
 
-    def finish(self, job_id: int, now: float) -> None:
+    def settle(self, outcomes: Sequence[Outcome], now: float) -> None:
+        """Store several handler results in one transaction."""
+        done = [(now, o.job_id) for o in outcomes if o.error is None]
+        failed = [
+            ("dead" if o.next_at is None else "pending", o.error[:2000],
+             now if o.next_at is None else o.next_at, now, o.job_id)
+            for o in outcomes if o.error is not None
+        ]  # fmt: skip
         with self._tx() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE jobs SET status = 'done', last_error = NULL, updated_at = ? WHERE id = ?",
-                (now, job_id),
+                done,
             )
+            db.executemany(
+                "UPDATE jobs SET status = ?, last_error = ?, next_at = ?, updated_at = ?"
+                " WHERE id = ?",
+                failed,
+            )
+
+    def release(self, job_ids: Sequence[int], now: float) -> None:
+        """Running jobs back to pending, due now, their interrupted attempt not counted
+        (a graceful stop)."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE jobs SET status = 'pending', attempts = MAX(attempts - 1, 0),"
+                " next_at = ?, updated_at = ? WHERE id = ? AND status = 'running'",
+                [(now, now, i) for i in job_ids],
+            )
+
+    def finish(self, job_id: int, now: float) -> None:
+        self.settle([Outcome(job_id)], now)
 
     def retry_later(self, job_id: int, error: str, next_at: float | None, now: float) -> None:
         """Back to pending until ``next_at``; dead-lettered when ``next_at`` is None."""
-        status = "dead" if next_at is None else "pending"
-        with self._tx() as db:
-            db.execute(
-                "UPDATE jobs SET status = ?, last_error = ?, next_at = ?, updated_at = ?"
-                " WHERE id = ?",
-                (status, error[:2000], next_at if next_at is not None else now, now, job_id),
-            )
+        self.settle([Outcome(job_id, error, next_at)], now)
+
+    def check(self, timeout: float = 1.0) -> None:
+        """Raise unless a write transaction can start within ``timeout`` seconds (the
+        readiness probe: nothing is written)."""
+        if not self._lock.acquire(timeout=timeout):
+            raise TimeoutError(f"the inbox stayed busy for {timeout:g}s")
+        try:
+            self._db.execute(f"PRAGMA busy_timeout={min(self._busy_ms, round(timeout * 1000))}")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ROLLBACK")
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        finally:
+            self._lock.release()
 
     def recover(self, now: float) -> int:
         """Jobs left running by a crash go back to pending (they may run again)."""
@@ -254,6 +326,81 @@ class SQLiteInbox:
             self._db.close()
 
 
+def _insert(db: sqlite3.Connection, d: Delivery) -> Recorded:
+    cur = db.execute(
+        "INSERT INTO deliveries (sender, provider, received_at, headers, body)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (d.sender, d.provider, d.received_at, json.dumps(d.headers), bytes(d.body)),
+    )
+    delivery_id = cur.lastrowid
+    new = 0
+    for e in d.events:
+        # ASCII JSON: a lone surrogate in a payload is stored as its escape.
+        payload = e.payload_json or json.dumps(e.payload, ensure_ascii=True)
+        key, kind = _bindable(e.dedup_key), _printable(e.type)
+        cur = db.execute(
+            "INSERT OR IGNORE INTO events (delivery_id, dedup_key, sender, provider,"
+            " type, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (delivery_id, key, d.sender, d.provider, kind, payload, d.received_at),
+        )
+        if cur.rowcount == 0:
+            continue  # seen before: acknowledged, not handled again
+        new += 1
+        db.executemany(
+            "INSERT INTO jobs (event_id, handler, status, next_at, updated_at)"
+            " VALUES (?, ?, 'pending', ?, ?)",
+            [(cur.lastrowid, h, d.received_at, d.received_at) for h in e.handlers],
+        )
+    return Recorded(new=new, duplicates=len(d.events) - new)
+
+
+def _bindable(text: str) -> str | bytes:
+    """``text``, or its exact bytes when it holds a lone surrogate (JSON's ``\\udc00``
+    decodes to one; UTF-8 cannot carry it). SQLite keeps such a key as a BLOB, which
+    equals only the same bytes: redeliveries still deduplicate, nothing else collides."""
+    if text.isascii():
+        return text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+    return text
+
+
+def _printable(text: str) -> str:
+    """``text`` with any lone surrogate written as its escape (for display columns)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode()
+
+
+def _create_private(path: Path) -> None:
+    """Create the inbox file (and its directory) owner-only before SQLite opens it:
+    SQLite gives the WAL and SHM files the database file's permissions."""
+    parent = path.parent
+    if not parent.exists():
+        try:
+            parent.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise ConfigError(
+                "receiver.inbox", f"cannot create the inbox directory {parent}: {exc.strerror}"
+            ) from None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise ConfigError(
+            "receiver.inbox", f"cannot open the inbox {path}: {exc.strerror}"
+        ) from None
+    try:
+        with contextlib.suppress(OSError):  # not ours to change: leave it as it is
+            os.fchmod(fd, 0o600)  # a file made by an older version was 0644
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.chmod(f"{path}{suffix}", 0o600)
+
+
 class _Tx:
     """``with`` block = one serialized IMMEDIATE transaction."""
 
@@ -271,6 +418,16 @@ class _Tx:
 
     def __exit__(self, et: type[BaseException] | None, *_: object) -> None:
         try:
-            self._db.execute("COMMIT" if et is None else "ROLLBACK")
+            if et is None:
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    # A transaction left open would make every later BEGIN fail.
+                    if self._db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.execute("ROLLBACK")
+                    raise
+            elif self._db.in_transaction:
+                self._db.execute("ROLLBACK")
         finally:
             self._lock.release()

@@ -202,3 +202,102 @@ def test_create_template_without_waba_id_names_the_setting() -> None:
     )
     with pytest.raises(ConfigError, match="waba_id"):
         get_adapter("meta_cloud", **settings).build_create_template(tpl)
+
+
+# -- hostile files and paths (issue 13): a ConfigError naming the problem, no traceback --
+
+MINIMAL = '[senders.main]\nprovider = "meta_cloud"\n'
+
+
+def _load_text(tmp_path: Path, text: str | bytes) -> ConfigError:
+    path = tmp_path / "gateway.toml"
+    if isinstance(text, str):
+        path.write_text(text)
+    else:
+        path.write_bytes(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "a = " + "[" * 2000 + "]" * 2000,  # tomllib itself recurses
+        "a = " + "{a=" * 2000 + "1" + "}" * 2000,
+    ],
+    ids=["arrays", "inline tables"],
+)
+def test_toml_nested_past_the_parser_is_a_config_error(tmp_path: Path, extra: str) -> None:
+    err = _load_text(tmp_path, f"{MINIMAL}[x]\n{extra}\n")
+    assert err.key == str(tmp_path / "gateway.toml")
+    assert "nested too deeply" in err.problem
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        # The first table 33 levels down is named (this one is in [senders.main]).
+        (".".join(["a"] * 3000) + " = 1", "senders.main." + ".".join(["a"] * 31)),
+        ("[" + ".".join(["t"] * 3000) + "]", ".".join(["t"] * 33)),
+        ("a = " + "[" * 40 + "]" * 40, "senders.main.a" + "[0]" * 30),
+    ],
+    ids=["dotted key", "table header", "arrays"],
+)
+def test_deep_tables_name_the_key(tmp_path: Path, extra: str, key: str) -> None:
+    """tomllib reads dotted keys without recursion; what comes after would overflow."""
+    err = _load_text(tmp_path, f"{MINIMAL}{extra}\n")
+    assert err.key == key
+    assert "nested deeper than 32 levels" in err.problem
+
+
+def test_an_integer_past_pythons_digit_limit(tmp_path: Path) -> None:
+    err = _load_text(tmp_path, f"{MINIMAL}throughput = {'9' * 5000}\n")
+    assert "invalid TOML" in err.problem
+
+
+def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    err = _load_text(tmp_path, b"\xff\xfe" + MINIMAL.encode())
+    assert err.problem == "not UTF-8 text (byte 0)"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "is a directory"),
+        ("a\x00b.toml", "embedded null byte"),
+        ("a" * 300 + ".toml", "File name too long"),
+        ("\ud800.toml", "surrogates not allowed"),
+    ],
+    ids=["directory", "NUL", "too long", "lone surrogate"],
+)
+def test_config_paths_that_cannot_be_read(tmp_path: Path, name: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(f"{tmp_path}/{name}", env={})
+    assert problem in info.value.problem
+
+
+@pytest.mark.parametrize(
+    ("inbox", "problem"),
+    [
+        ("{tmp}", "is a directory"),
+        ("", "must name a file"),
+        ("  ", "must name a file"),
+        ("a\\u0000b", "NUL"),
+        ("{tmp}/" + "a" * 300, "File name too long"),
+    ],
+    ids=["a directory", "empty", "blank", "NUL", "too long"],
+)
+def test_an_inbox_the_receiver_could_not_open(tmp_path: Path, inbox: str, problem: str) -> None:
+    text = f'{MINIMAL}[receiver]\ninbox = "{inbox.format(tmp=tmp_path)}"\n'
+    err = _load_text(tmp_path, text)
+    assert err.key == "receiver.inbox"
+    assert problem.format(tmp=tmp_path) in err.problem
+
+
+@pytest.mark.parametrize("where", ["inbox.db", "not-yet/inbox.db"])
+def test_an_inbox_loads_whether_or_not_its_directory_exists_yet(tmp_path: Path, where: str) -> None:
+    # a config shared by senders on hosts without the directory; the receiver creates it
+    path = tmp_path / "gateway.toml"
+    path.write_text(f'{MINIMAL}[receiver]\ninbox = "{tmp_path}/{where}"\n')
+    assert load_config(path, env={}).receiver.inbox == f"{tmp_path}/{where}"
