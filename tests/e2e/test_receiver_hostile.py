@@ -205,6 +205,12 @@ async def _slow_client(port: int, results: list[float]) -> None:
     """Headers one byte at a time, forever; records when the server hung up."""
     started = time.monotonic()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await _trickle_headers(reader, writer)
+    results.append(time.monotonic() - started)
+
+
+async def _trickle_headers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Start a request, then send its headers a byte at a time until the server hangs up."""
     try:
         writer.write(b"POST /webhooks/meta_cloud HTTP/1.1\r\nHost: x\r\n")
         while not reader.at_eof():
@@ -216,7 +222,6 @@ async def _slow_client(port: int, results: list[float]) -> None:
         pass
     finally:
         writer.close()
-    results.append(time.monotonic() - started)
 
 
 async def _slow_second_request(port: int, results: list[float]) -> None:
@@ -228,17 +233,7 @@ async def _slow_second_request(port: int, results: list[float]) -> None:
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 ")
     started = time.monotonic()
-    writer.write(b"POST /webhooks/meta_cloud HTTP/1.1\r\nHost: x\r\n")
-    try:
-        while not reader.at_eof():
-            writer.write(b"X")
-            await writer.drain()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(reader.read(1024), 0.1)
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        writer.close()
+    await _trickle_headers(reader, writer)
     results.append(time.monotonic() - started)
 
 
