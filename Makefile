@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy gateway providers
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest

@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "UserRef": "gateway.identity",
     "FlowMessage": "gateway.model",
     "FlowTemplate": "gateway.model",
-    "SinchOptions": "gateway.model",
+    "ProviderOptions": "gateway.model",
     "TemplateRef": "gateway.model",
     "RetryPolicy": "gateway.retry",
     "RetrySettings": "gateway.retry",
@@ -87,6 +87,7 @@ __all__ = [
     "OutcomeUnknown",
     "PermissionDenied",
     "ProviderError",
+    "ProviderOptions",
     "ProviderUnavailable",
     "QualityLimited",
     "RateLimited",
@@ -96,7 +97,6 @@ __all__ = [
     "SendReceipt",
     "ServiceWindowClosed",
     "SignatureError",
-    "SinchOptions",
     "TemplateError",
     "TemplateReceipt",
     "TemplateRef",
@@ -160,5 +160,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     )
     from gateway.http import HttpRequest, HttpResponse
     from gateway.identity import UserRef
-    from gateway.model import FlowMessage, FlowTemplate, SinchOptions, TemplateRef
+    from gateway.model import FlowMessage, FlowTemplate, ProviderOptions, TemplateRef
     from gateway.retry import RetryPolicy, RetrySettings

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import unicodedata
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -160,18 +160,15 @@ class TemplateRef(_Rare):
         return v
 
 
-class SinchOptions(_Rare):
-    """Sinch-only extras of a message (ignored by other providers); echoed in callbacks."""
+class ProviderOptions(_Rare):
+    """One provider's extras for a message, defined by that provider's adapter module so
+    that this model names no provider.
 
-    contact_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{1,64}$")
-    """Address this Conversation API contact instead of ``to``'s channel identity
-    (``to`` still names the user for routing and receipts)."""
-    correlation_id: str | None = Field(default=None, min_length=1, max_length=128)
-    message_metadata: str | None = Field(default=None, max_length=1024)
-    callback_url: str | None = Field(default=None, pattern=r"^https?://")
-    """Per-message callback destination, overriding the app's webhook."""
-    ttl_seconds: int | None = Field(default=None, ge=1)
-    """Give up delivery after this many seconds."""
+    Subclasses set ``provider`` and declare their fields; they are validated when built
+    and refuse unknown keys like every model here. Other providers ignore them.
+    """
+
+    provider: ClassVar[str]
 
 
 _INTERACTIVE_ONLY = ("flow_cta", "screen", "header", "body", "footer", "mode", "flow_action")
@@ -200,7 +197,9 @@ class FlowMessage(_Frozen):
     footer: FooterText | None = None
     template: TemplateRef | None = None
     sender: str | None = None
-    sinch: SinchOptions | None = None
+    options: tuple[ProviderOptions, ...] = ()
+    """Provider-specific extras, at most one object per provider (each adapter module
+    defines its own :class:`ProviderOptions` subclass)."""
 
     @field_validator("to")
     @classmethod
@@ -232,6 +231,27 @@ class FlowMessage(_Frozen):
                 raise _rule("empty_string", "must not be empty or blank")
             _unicode(v)
         return v
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _check_options(cls, v: Any) -> Any:
+        items = (v,) if isinstance(v, ProviderOptions) else v
+        if not isinstance(items, list | tuple):
+            return v  # pydantic names the type problem
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if not isinstance(item, ProviderOptions) or type(item) is ProviderOptions:
+                raise _rule(
+                    "options_type",
+                    "options[{i}] must be an options object from a provider's adapter "
+                    "module, not {kind}",
+                    i=i,
+                    kind=type(item).__name__,
+                )
+            if item.provider in seen:
+                raise _rule("options_repeated", "two options objects for {p}", p=item.provider)
+            seen.add(item.provider)
+        return tuple(items)
 
     @field_validator("flow_cta")
     @classmethod
@@ -304,6 +324,10 @@ class FlowMessage(_Frozen):
     @property
     def is_template(self) -> bool:
         return self.template is not None
+
+    def options_for(self, provider: str) -> ProviderOptions | None:
+        """The extras given for ``provider``, if any."""
+        return next((o for o in self.options if o.provider == provider), None)
 
     @property  # not cached: model_copy(update={"to": …}) would copy a stale value
     def recipient_kind(self) -> RecipientKind:

@@ -8,10 +8,12 @@ packages add providers through the ``flowgateway.providers`` entry-point group
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
 from gateway.errors import ConfigError
+from gateway.model import ProviderOptions
 from providers.base import Adapter
 
 ENTRY_POINT_GROUP = "flowgateway.providers"
@@ -62,9 +64,27 @@ def adapter_class(name: str) -> type[Adapter]:
     return obj
 
 
+def options_from_mapping(data: Mapping[str, Mapping[str, Any]]) -> tuple[ProviderOptions, ...]:
+    """Provider options from plain data (a JSON file): ``{"sinch": {"correlation_id": …}}``."""
+    out = []
+    for name, values in data.items():
+        cls = adapter_class(name).Options
+        if cls is None:
+            raise ConfigError(f"options.{name}", f"provider {name!r} takes no message options")
+        out.append(cls.model_validate(values))
+    return tuple(out)
+
+
 def get_adapter(name: str, **settings: Any) -> Adapter:
     """A configured adapter: ``get_adapter("meta_cloud", phone_number_id=…, access_token=…)``."""
     return adapter_class(name).from_settings(**settings)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "Adapter", "adapter_class", "adapter_names", "get_adapter"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Adapter",
+    "adapter_class",
+    "adapter_names",
+    "get_adapter",
+    "options_from_mapping",
+]

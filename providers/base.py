@@ -7,8 +7,6 @@ sockets, sleeps or clocks, so one adapter serves the sync and the async gateway.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from abc import ABC, abstractmethod
@@ -24,7 +22,7 @@ from gateway.errors import ConfigError, SignatureError, UnsupportedFeature, Webh
 from gateway.events import InboundEvent, SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import UserRef
-from gateway.model import FlowMessage, FlowTemplate
+from gateway.model import FlowMessage, FlowTemplate, ProviderOptions
 
 # Capability names an adapter may declare.
 FLOW_ID = "flow_id"
@@ -79,6 +77,8 @@ class Adapter(ABC):
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[str]]
     Settings: ClassVar[type[AdapterSettings]]
+    Options: ClassVar[type[ProviderOptions] | None] = None
+    """This provider's per-message extras (a :class:`ProviderOptions` subclass), if any."""
 
     def __init__(
         self,
@@ -236,10 +236,6 @@ class Adapter(ABC):
 # -- pure helpers ----------------------------------------------------------------------
 
 
-def lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}
-
-
 def loads(text: bytes | str) -> Any:
     """``json.loads`` whose every failure is a ``ValueError``: invalid JSON, bytes that
     are not UTF-8, and nesting deeper than the parser recurses (RecursionError)."""
@@ -306,17 +302,6 @@ def unix_time(value: Any) -> datetime | None:
         return None
 
 
-def wire(text: str) -> bytes:
-    """Text from outside (a header, a query value) as bytes to compare or sign: a lone
-    surrogate, which the Python API can pass, becomes bytes no secret matches instead of
-    a UnicodeEncodeError."""
-    return text.encode("utf-8", "surrogatepass")
-
-
-def hmac_sha256_hex(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
 def configured_secret(secret: SecretStr | None, allow_unsigned: bool, missing: str) -> str | None:
     """The secret callbacks are checked against; None when unsigned ones are allowed."""
     if secret is not None:
@@ -324,27 +309,6 @@ def configured_secret(secret: SecretStr | None, allow_unsigned: bool, missing: s
     if allow_unsigned:
         return None
     raise SignatureError(missing)
-
-
-def check_shared_secret(given: str | None, expected: str, what: str) -> None:
-    """Compare a secret the caller echoed (header or URL token) in constant time."""
-    if not given:
-        raise SignatureError(f"missing {what}")
-    if not hmac.compare_digest(wire(given), expected.encode()):
-        raise SignatureError(f"{what} does not match")
-
-
-def check_hub_signature(body: bytes, headers: Mapping[str, str], secret: str) -> None:
-    """Verify ``X-Hub-Signature-256: sha256=<hex>`` over the raw body, in constant time."""
-    given = lower_keys(headers).get("x-hub-signature-256")
-    if not given:
-        raise SignatureError("missing X-Hub-Signature-256 header")
-    given = given.strip()
-    if given.lower().startswith("sha256="):
-        given = given[7:]
-    expected = hmac_sha256_hex(secret, body)
-    if not hmac.compare_digest(expected.encode(), wire(given.lower())):
-        raise SignatureError("X-Hub-Signature-256 does not match the body")
 
 
 def decode_response_json(raw: Any, path: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from gateway.errors import (
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.model import FlowMessage, FlowTemplate
+from gateway.signing import check_shared_secret, lower_keys
 from providers import meta_codes, meta_wire
 from providers.base import (
     BSUID_RECIPIENT,
@@ -40,11 +41,9 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     Secret,
-    check_shared_secret,
     configured_secret,
     expect_dict,
     load_json_body,
-    lower_keys,
 )
 from providers.meta_inbound import MetaInbound
 

@@ -13,6 +13,7 @@ from gateway.errors import ConfigError, SignatureError
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.model import FlowMessage, FlowTemplate
+from gateway.signing import check_hub_signature, wire
 from providers import meta_wire
 from providers.base import (
     BSUID_RECIPIENT,
@@ -26,11 +27,9 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     Secret,
-    check_hub_signature,
     configured_secret,
     expect_dict,
     load_json_body,
-    wire,
 )
 from providers.meta_inbound import MetaInbound
 

@@ -37,6 +37,7 @@ from gateway.events import (
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import UserRef, recipient_kind, user_ref
 from gateway.model import FlowMessage, FlowTemplate
+from gateway.signing import check_shared_secret, lower_keys
 from providers import meta_codes, meta_wire
 from providers.base import (
     BSUID_RECIPIENT,
@@ -47,14 +48,12 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     Secret,
-    check_shared_secret,
     configured_secret,
     expect_dict,
     expect_list,
     expect_str,
     load_json_body,
     loads,
-    lower_keys,
     opt_str,
     unix_time,
 )

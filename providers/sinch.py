@@ -30,6 +30,7 @@ from gateway.errors import (
     ServiceWindowClosed,
     SignatureError,
     TemplateError,
+    UnsupportedFeature,
     class_for_status,
 )
 from gateway.events import (
@@ -43,7 +44,8 @@ from gateway.events import (
 )
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import UserRef, recipient_kind, user_ref
-from gateway.model import FlowMessage
+from gateway.model import FlowMessage, ProviderOptions
+from gateway.signing import lower_keys, wire
 from providers import meta_codes, meta_wire
 from providers.base import (
     BSUID_RECIPIENT,
@@ -60,9 +62,7 @@ from providers.base import (
     expect_str,
     iso_time,
     load_json_body,
-    lower_keys,
     opt_str,
-    wire,
 )
 
 _STATUSES: Mapping[str, DeliveryStatus] = {
@@ -113,6 +113,22 @@ REASON_CODES: Mapping[str, type[ProviderError]] = {
     "CHANNEL_FAILURE": ProviderUnavailable,
     "CHANNEL_REJECT": InvalidRequest,
 }
+
+
+class SinchOptions(ProviderOptions):
+    """Sinch-only extras of a message: ``FlowMessage(..., options=[SinchOptions(…)])``.
+    Echoed in Sinch's callbacks; other providers ignore them."""
+
+    provider: ClassVar[str] = "sinch"
+    contact_id: str | None = Field(default=None, pattern=r"^[0-9A-Za-z]{1,64}$")
+    """Address this Conversation API contact instead of ``to``'s channel identity
+    (``to`` still names the user for routing and receipts)."""
+    correlation_id: str | None = Field(default=None, min_length=1, max_length=128)
+    message_metadata: str | None = Field(default=None, max_length=1024)
+    callback_url: str | None = Field(default=None, pattern=r"^https?://")
+    """Per-message callback destination, overriding the app's webhook."""
+    ttl_seconds: int | None = Field(default=None, ge=1)
+    """Give up delivery after this many seconds."""
 
 
 class SinchSettings(AdapterSettings):
@@ -178,6 +194,7 @@ class SinchAdapter(Adapter):
     name = "sinch"
     capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, MEDIA_HEADER, BSUID_RECIPIENT})
     Settings: ClassVar[type[AdapterSettings]] = SinchSettings
+    Options: ClassVar[type[ProviderOptions] | None] = SinchOptions
     settings: SinchSettings
 
     @property
@@ -229,11 +246,13 @@ class SinchAdapter(Adapter):
     def build_send(self, msg: FlowMessage) -> HttpRequest:
         self.check_message(msg)
         s = self.settings
-        contact_id = msg.sinch.contact_id if msg.sinch else None
+        options = msg.options_for(self.name)
+        if options is not None and not isinstance(options, SinchOptions):
+            raise UnsupportedFeature(self.name, "options", f"{type(options).__name__} is not ours")
+        contact_id = options.contact_id if options else None
         recipient = {"contact_id": contact_id} if contact_id else _recipient(msg.to)
         payload: dict[str, Any] = {"app_id": s.app_id, "recipient": recipient}
         payload["message"] = self._template(msg) if msg.template else self._flow(msg)
-        options = msg.sinch
         callback_url = options.callback_url if options and options.callback_url else s.callback_url
         if options is not None:
             if options.correlation_id is not None:

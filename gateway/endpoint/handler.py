@@ -30,7 +30,7 @@ from gateway.endpoint.crypto import (
 )
 from gateway.errors import SignatureError
 from gateway.log import get_logger
-from providers.base import check_hub_signature
+from gateway.signing import check_hub_signature
 
 Handler = Callable[["FlowRequest"], Any]
 H = TypeVar("H", bound=Handler)

@@ -29,7 +29,7 @@ from gateway.events import (
 from gateway.http import HttpResponse
 from gateway.identity import UserRef
 from gateway.model import FlowMessage, FlowTemplate
-from providers import get_adapter
+from providers import get_adapter, options_from_mapping
 from providers.base import Adapter
 from tests.conftest import CONTRACT, PROVIDERS, add_token_route, authentic, forged, load_fixtures
 
@@ -132,7 +132,10 @@ def event_view(event: InboundEvent) -> dict[str, Any]:
 def _model(case: dict[str, Any]) -> FlowMessage | FlowTemplate:
     if case["kind"] == "create_template":
         return FlowTemplate(**case["input"])
-    return FlowMessage(**case["input"])
+    fields = dict(case["input"])
+    if "options" in fields:  # JSON names them by provider, as a config file would
+        fields["options"] = options_from_mapping(fields["options"])
+    return FlowMessage(**fields)
 
 
 # -- outbound ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from gateway.http import HttpResponse
 from gateway.model import FlowMessage, TemplateRef
 from providers import get_adapter
 from providers.base import Adapter
+from providers.sinch import SinchOptions
 from tests.conftest import PROVIDERS, SINCH_WEBHOOK_SECRET, sinch_headers
 
 ALL = sorted(PROVIDERS)
@@ -139,7 +140,7 @@ BASE: dict[str, Any] = {
         ({"flow_id": SURROGATE}, "flow_id"),
         ({"data": {"a": [SURROGATE]}}, "data"),
         ({"data": {SURROGATE: 1}}, "data"),
-        ({"sinch": {"message_metadata": SURROGATE}}, "sinch"),
+        ({"options": [SinchOptions(message_metadata="ok")], "data": {"x": SURROGATE}}, "data"),
     ],
 )
 def test_text_that_is_not_unicode_is_refused_at_construction(
