@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.errors import ConfigError
 from gateway.model import ProviderOptions
-from providers.base import Adapter
+from providers.base import CAPABILITIES, Adapter
 
 ENTRY_POINT_GROUP = "flowgateway.providers"
 
@@ -64,6 +64,19 @@ def adapter_class(name: str) -> type[Adapter]:
     return obj
 
 
+def capability_matrix_markdown() -> str:
+    """The README's table of what each registered adapter declares it can express."""
+    names = adapter_names()
+    rows = [
+        "| capability | " + " | ".join(f"`{n}`" for n in names) + " |",
+        "|---" * (len(names) + 1) + "|",
+    ]
+    for capability, meaning in CAPABILITIES.items():
+        marks = ["✓" if capability in adapter_class(n).capabilities else "–" for n in names]
+        rows.append(f"| `{capability}`: {meaning} | " + " | ".join(marks) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def options_from_mapping(data: Mapping[str, Mapping[str, Any]]) -> tuple[ProviderOptions, ...]:
     """Provider options from plain data (a JSON file): ``{"sinch": {"correlation_id": …}}``."""
     out = []
@@ -85,6 +98,7 @@ __all__ = [
     "Adapter",
     "adapter_class",
     "adapter_names",
+    "capability_matrix_markdown",
     "get_adapter",
     "options_from_mapping",
 ]

@@ -35,6 +35,19 @@ MEDIA_HEADER = "media_header"
 PUBLIC_KEY = "public_key"
 BSUID_RECIPIENT = "bsuid_recipient"
 
+CAPABILITIES: dict[str, str] = {
+    FLOW_ID: "send an interactive Flow by `flow_id`",
+    FLOW_NAME: "send (and create templates) by `flow_name` instead of `flow_id`",
+    DRAFT_MODE: 'send a draft Flow (`mode="draft"`)',
+    TEMPLATE_SEND: "send a template with a FLOW button",
+    TEMPLATE_CREATE: "create a FLOW-button template (`create_template`)",
+    PUBLIC_KEY: "register the Flow endpoint's public key (`register_public_key`)",
+    BSUID_RECIPIENT: "send `to` a business-scoped user id (a user without a phone number)",
+    FLOW_MANAGEMENT: "manage Flows (create, update, publish…): not built yet",
+    MEDIA_HEADER: "a media header on a template send: not built yet",
+}
+"""Every capability an adapter may declare, with what it means (the README's matrix)."""
+
 
 def _present(value: SecretStr) -> SecretStr:
     text = value.get_secret_value()

@@ -34,7 +34,6 @@ from providers.base import (
     DRAFT_MODE,
     FLOW_ID,
     FLOW_NAME,
-    MEDIA_HEADER,
     PUBLIC_KEY,
     TEMPLATE_CREATE,
     TEMPLATE_SEND,
@@ -152,7 +151,6 @@ class Dialog360CloudAdapter(_Dialog360):
             DRAFT_MODE,
             TEMPLATE_SEND,
             TEMPLATE_CREATE,
-            MEDIA_HEADER,
             PUBLIC_KEY,
             BSUID_RECIPIENT,
         }

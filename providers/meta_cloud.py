@@ -19,9 +19,8 @@ from providers.base import (
     BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
-    FLOW_MANAGEMENT,
     FLOW_NAME,
-    MEDIA_HEADER,
+    PUBLIC_KEY,
     TEMPLATE_CREATE,
     TEMPLATE_SEND,
     Adapter,
@@ -61,8 +60,7 @@ class MetaCloudAdapter(Adapter):
             DRAFT_MODE,
             TEMPLATE_SEND,
             TEMPLATE_CREATE,
-            FLOW_MANAGEMENT,
-            MEDIA_HEADER,
+            PUBLIC_KEY,
             BSUID_RECIPIENT,
         }
     )

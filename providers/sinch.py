@@ -51,7 +51,6 @@ from providers.base import (
     BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
-    MEDIA_HEADER,
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
@@ -192,7 +191,7 @@ class SinchAdapter(Adapter):
     """WhatsApp Flows through Sinch's Conversation API."""
 
     name = "sinch"
-    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, MEDIA_HEADER, BSUID_RECIPIENT})
+    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, BSUID_RECIPIENT})
     Settings: ClassVar[type[AdapterSettings]] = SinchSettings
     Options: ClassVar[type[ProviderOptions] | None] = SinchOptions
     settings: SinchSettings
