@@ -74,13 +74,16 @@ def big_flow(screens: int = 100, per_screen: int = 50) -> dict[str, Any]:
     return {"version": "7.3", "screens": out}
 
 
-def median_ms(fn: Callable[[], object], rounds: int) -> float:
-    times = []
+def median_ms(fn: Callable[[], object], rounds: int) -> tuple[float, float]:
+    """Median wall and CPU milliseconds. On a shared machine the wall time also counts
+    other processes; the CPU time is this one's own work."""
+    wall, cpu = [], []
     for _ in range(rounds):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def main() -> None:
@@ -90,17 +93,19 @@ def main() -> None:
     doc = big_flow()
     text = json.dumps(doc, indent=2)
     issues = validate_flow_json(doc)
-    assert not [i for i in issues if i.severity == "error"], issues[:3]
+    assert issues == [], issues[:3]  # a clean document: no position lookups in the timing
     floor = median_ms(lambda: json.loads(text), args.rounds)
     on_dict = median_ms(lambda: validate_flow_json(doc), args.rounds)
     on_text = median_ms(lambda: validate_flow_json(text), args.rounds)
     print(f"document: 100 screens x 50 components, {len(text) / 1024:.0f} KiB of JSON")
-    print(f"{'json.loads (floor)':32} {floor:8.1f} ms")
-    print(f"{'validate_flow_json(dict)':32} {on_dict:8.1f} ms")
-    print(
-        f"{'validate_flow_json(text)':32} {on_text:8.1f} ms   ({on_text / floor:.1f}x json.loads)"
-    )
-    print(f"target: under 100 ms -> {'met' if on_text < 100 else 'NOT met'}")
+    print(f"{'':32} {'wall':>8}    {'cpu':>8}")
+    for name, (wall, cpu) in (
+        ("json.loads (floor)", floor),
+        ("validate_flow_json(dict)", on_dict),
+        ("validate_flow_json(text)", on_text),
+    ):
+        print(f"{name:32} {wall:8.1f} ms {cpu:8.1f} ms   ({wall / floor[0]:.1f}x json.loads)")
+    print(f"target: under 100 ms -> {'met' if on_text[0] < 100 else 'NOT met'}")
 
 
 if __name__ == "__main__":

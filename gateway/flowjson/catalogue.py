@@ -8,12 +8,14 @@ do not say: since which version, how long, which values, how many.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar, get_args
 
 from pydantic import BaseModel
 
 from gateway.flowjson.model import (
     COMPONENT_MODELS,
     Action,
+    DataField,
     DataSourceItem,
     FlowJSON,
     NavigationContent,
@@ -24,6 +26,7 @@ from gateway.flowjson.model import (
 )
 
 Version = tuple[int, int]
+T = TypeVar("T")
 
 PUBLISHABLE: frozenset[Version] = frozenset(
     {(5, 1), (6, 0), (6, 1), (6, 2), (6, 3), (7, 0), (7, 1), (7, 2), (7, 3)}
@@ -55,11 +58,12 @@ TOP_KEYS = keys_of(FlowJSON)
 SCREEN_KEYS = keys_of(Screen)
 ACTION_KEYS = keys_of(Action)
 NEXT_KEYS = keys_of(Next)
+NEXT_TYPES = frozenset(get_args(Next.model_fields["type"].annotation))
 ITEM_KEYS = keys_of(DataSourceItem)
 NAV_ITEM_KEYS = keys_of(NavigationItem)
 NAV_CONTENT_KEYS = keys_of(NavigationContent)
 NAV_START_KEYS = keys_of(NavigationStart)
-DATA_FIELD_KEYS = frozenset({"type", "items", "properties", "__example__"})
+DATA_FIELD_KEYS, _ = keys_of(DataField)
 DATA_TYPES = frozenset({"string", "number", "integer", "boolean", "object", "array"})
 
 COMPONENT_SINCE: Mapping[str, Version] = {
@@ -80,6 +84,8 @@ PROP_SINCE: Mapping[str, Version] = {  # "Component.prop" or "*.prop"
     "*.label-variant": (7, 0),
     "*.on-unselect-action": (6, 0),
     "*.media-size": (5, 0),
+    "*.init-value": (4, 0),
+    "*.error-message": (4, 0),
 }
 
 INPUTS = frozenset(
@@ -98,7 +104,6 @@ INPUTS = frozenset(
     }
 )
 PICKERS = frozenset({"PhotoPicker", "DocumentPicker"})
-CONTAINERS = frozenset({"Form", "If", "Switch"})
 TEXTS = frozenset({"TextHeading", "TextSubheading", "TextBody", "TextCaption"})
 IF_CHILDREN = TEXTS | frozenset(
     {
@@ -234,12 +239,17 @@ MIN_MAX_PAIRS: tuple[tuple[str, str], ...] = (
     ("min-date", "max-date"),
 )
 
+# Codes: the error-codes page names three caps; for the others, the names Meta's own
+# validator uses (its V7.3 chain, as extracted in eudresfs/whatsapp-flows
+# references/v703-validation-rules.md): a cap it has no page entry for is
+# COMPONENT_TYPE_MAX_NUMBER_PER_SCREEN, the 50 components MAX_ALLOWED_COMPONENTS_PER_SCREEN.
+PER_TYPE_CAP = "COMPONENT_TYPE_MAX_NUMBER_PER_SCREEN"
 PER_SCREEN_CAPS: Mapping[str, tuple[int, str]] = {
     "EmbeddedLink": (2, "MAX_EMBEDDED_LINK_PER_SCREEN"),
     "Image": (3, "MAX_IMAGE_PER_SCREEN"),
     "OptIn": (5, "MAX_OPT_IN_PER_SCREEN"),
-    "ImageCarousel": (2, "MAX_IMAGE_CAROUSEL_PER_SCREEN"),
-    "NavigationList": (2, "MAX_NAVIGATION_LIST_PER_SCREEN"),
+    "ImageCarousel": (2, PER_TYPE_CAP),
+    "NavigationList": (2, PER_TYPE_CAP),
 }
 MAX_CAROUSELS_PER_FLOW = 3
 
@@ -255,11 +265,91 @@ ACTIONS_ALLOWED: Mapping[str, frozenset[str]] = {  # "Component.prop" → action
     "*.on-unselect-action": frozenset({"data_exchange", "update_data"}),
 }
 ACTION_SINCE: Mapping[str, Version] = {"update_data": (6, 0), "open_url": (6, 0)}
+# What a property takes, as the data-model types a ``${…}`` bound to it may have
+# (components page, each property's type). Numbers may also be strings there ("min-chars
+# String"); a value whose type is not listed is INVALID_SCREEN_DYNAMIC_DATA.
+_STR, _BOOL = frozenset({"string"}), frozenset({"boolean"})
+_ARR, _OBJ = frozenset({"array"}), frozenset({"object"})
+_NUM = frozenset({"number", "integer"})
+
+
+def _each(kinds: frozenset[str], *props: str, on: str = "*") -> dict[str, frozenset[str]]:
+    return {f"{on}.{prop}": kinds for prop in props}
+
+
+PROP_TYPES: Mapping[str, frozenset[str]] = {  # "Component.prop" or "*.prop"
+    **_each(_STR, "text", "label", "helper-text", "description", "title", "alt-text", "src"),
+    **_each(_STR, "left-caption", "center-caption", "right-caption"),
+    **_each(_STR, "font-weight", "media-size", "scale-type"),
+    **{f"{c}.text": _STR | _ARR for c in ("TextBody", "TextCaption", "RichText")},  # 5.1 lists
+    **_each(_BOOL, "visible", "required", "enabled", "strikethrough"),
+    **_each(_NUM | _STR, "min-chars", "max-chars", "max-length", "min-days", "max-days"),
+    **_each(_NUM | _STR, "min-selected-items", "max-selected-items", "max-file-size-kb"),
+    **_each(_NUM | _STR, "min-uploaded-photos", "max-uploaded-photos"),
+    **_each(_NUM | _STR, "min-uploaded-documents", "max-uploaded-documents"),
+    **_each(_NUM | _STR, "min-date", "max-date"),  # numbers (ms) before 5.0
+    **_each(_ARR, "data-source", "list-items", "images", "unavailable-dates", "include-days"),
+    **_each(_OBJ, "init-values", "error-messages", on="Form"),
+    "*.error-message": _STR | _OBJ,  # an object maps a picker's media ids to messages
+    **_each(_STR | _OBJ, "label", "helper-text", "init-value", on="CalendarPicker"),  # range
+    **_each(_BOOL | _OBJ, "required", on="CalendarPicker"),
+    **_each(_STR | _NUM, "init-value", on="TextInput"),
+    **_each(_STR | _NUM, "init-value", on="DatePicker"),
+    **_each(_STR, "init-value", on="TextArea"),
+    **_each(_STR, "init-value", on="RadioButtonsGroup"),
+    **_each(_STR, "init-value", on="Dropdown"),
+    **_each(_ARR, "init-value", on="CheckboxGroup"),
+    **_each(_ARR, "init-value", on="ChipsSelector"),
+    **_each(_BOOL, "init-value", on="OptIn"),
+    **_each(_NUM, "width", "height", "aspect-ratio", on="Image"),
+    **_each(_STR | _NUM | _BOOL, "value", on="Switch"),
+}
+INPUT_VALUE_TYPES: Mapping[str, str | None] = {  # what ${form.name} holds, None: it varies
+    "TextInput": None,  # a string, or a number for input-type number ("${form.age} > 18")
+    "TextArea": "string",
+    "Dropdown": "string",
+    "RadioButtonsGroup": "string",
+    "DatePicker": "string",
+    "CalendarPicker": None,  # a string, or {start-date, end-date} in range mode
+    "OptIn": "boolean",
+    "CheckboxGroup": "array",
+    "ChipsSelector": "array",
+    "PhotoPicker": "array",
+    "DocumentPicker": "array",
+}
+SELECTIONS = frozenset({"CheckboxGroup", "RadioButtonsGroup", "Dropdown", "ChipsSelector"})
+ITEM_REQUIRED = ("id", "title")  # of every data-source item, static or in the data model
+FORM_ONLY_OUTSIDE = ("init-value", "error-message")  # "Only available outside Form"
+FORM_ONLY_OUTSIDE_ERROR_SINCE: Version = (7, 0)  # Meta's FormComponentAttributes check
+
 LIST_IMAGE_MAX_KB = 100
 LIST_IMAGE_MAX_KB_BEFORE_6 = 300
 IMAGE_RECOMMENDED_KB = 300
 
 
-def lookup(table: Mapping[str, object], component: str, prop: str) -> object | None:
+def lookup(table: Mapping[str, T], component: str, prop: str) -> T | None:
     """``Component.prop`` first, then the ``*.prop`` wildcard."""
     return table.get(f"{component}.{prop}", table.get(f"*.{prop}"))
+
+
+def _per_type(table: Mapping[str, T]) -> Mapping[str, Mapping[str, T]]:
+    """``table`` resolved for each component type over the properties it has: one dict
+    lookup per property while validating (the benchmark's hottest loop)."""
+    out: dict[str, dict[str, T]] = {}
+    for ctype, (allowed, _) in COMPONENT_KEYS.items():
+        found = {key: lookup(table, ctype, key) for key in allowed}
+        out[ctype] = {key: value for key, value in found.items() if value is not None}
+    return out
+
+
+PROP_SINCE_OF = _per_type(PROP_SINCE)
+ENUMS_OF = _per_type(ENUMS)
+TEXT_LIMITS_OF = _per_type(TEXT_LIMITS)
+NUMBER_RANGES_OF = _per_type(NUMBER_RANGES)
+MIN_MAX_PAIRS_OF: Mapping[str, tuple[tuple[str, str], ...]] = {
+    ctype: tuple(pair for pair in MIN_MAX_PAIRS if pair[0] in allowed)
+    for ctype, (allowed, _) in COMPONENT_KEYS.items()
+}
+RANGED = frozenset(ITEM_COUNTS) | {
+    ctype for ctype in COMPONENT_KEYS if NUMBER_RANGES_OF[ctype] or MIN_MAX_PAIRS_OF[ctype]
+}  # the types _check_ranges has anything to say about

@@ -10,7 +10,7 @@ import re
 from typing import Any, Literal
 
 from gateway.flowjson import catalogue as cat
-from gateway.flowjson.issues import FlowJSONIssue, Node, Severity, fmt, parse_version
+from gateway.flowjson.issues import FlowJSONIssue, Node, fmt, parse_version, severity_of
 
 _SCREEN_ID = re.compile(r"^[A-Za-z_]+$")
 
@@ -26,27 +26,41 @@ class Checker:
         self.screens: list[dict[str, Any]] = []
         self.screen_ids: dict[str, int] = {}
         self.nodes: list[list[Node]] = []  # per screen
+        self._inputs: dict[int, dict[str, Node]] = {}  # per screen, built on demand
 
-    def issue(
-        self, rule: str, error: str, path: str, message: str, severity: Severity = "error"
-    ) -> None:
-        self.issues.append(FlowJSONIssue(error, severity, message, path, rule=rule))
+    def issue(self, rule: str, error: str, path: str, message: str) -> None:
+        """Severity follows from the code (issues.severity_of: Meta's codes are errors)."""
+        self.issues.append(FlowJSONIssue(error, severity_of(error), message, path, rule=rule))
 
     def check_keys(
         self, obj: dict[str, Any], keys: tuple[frozenset[str], frozenset[str]], path: str, what: str
     ) -> None:
         """F4 unknown keys and F13 missing required keys of one object."""
         allowed, required = keys
+        if obj.keys() <= allowed and required <= obj.keys():
+            return  # the usual case, decided in C
         for key in obj:
             if key not in allowed:
                 self.issue(
                     "F4", "INVALID_PROPERTY_KEY", f"{path}.{key}", f"{what} has no property {key!r}"
                 )
-        for key in sorted(required - obj.keys()):
+        missing = required - obj.keys()
+        for key in sorted(missing) if missing else ():
             self.issue("F13", "MISSING_REQUIRED_PROPERTY", path, f"{what} needs {key!r}")
 
     def since(self, needed: cat.Version) -> bool:
         return self.version >= needed
+
+    def input_names(self, i: int) -> dict[str, Node]:
+        """Inputs of screen ``i`` by name (built once: references ask for them often)."""
+        names = self._inputs.get(i)
+        if names is None:
+            names = self._inputs[i] = {
+                n.comp["name"]: n
+                for n in self.nodes[i]
+                if n.type in cat.INPUTS and isinstance(n.comp.get("name"), str)
+            }
+        return names
 
     # -- the document ----------------------------------------------------------------
 
@@ -116,7 +130,6 @@ class Checker:
                 "NOT_RECOMMENDED_FLOW_JSON_VERSION",
                 "version",
                 f"Meta recommends Flow JSON {fmt(cat.RECOMMENDED)}",
-                "warning",
             )
 
     def _check_data_api_version(self) -> None:
@@ -137,7 +150,6 @@ class Checker:
                 "NOT_RECOMMENDED_DATA_API_VERSION",
                 "data_api_version",
                 "Meta recommends data API 4.0",
-                "warning",
             )
 
     # -- screens ---------------------------------------------------------------------
@@ -148,7 +160,7 @@ class Checker:
             self.check_keys(screen, cat.SCREEN_KEYS, path, "a screen")
             self._check_screen_id(i, screen.get("id"))
             if isinstance(screen.get("title"), str):
-                self._check_text("screen.title", screen["title"], f"{path}.title")
+                self._check_text(None, screen["title"], f"{path}.title")
             if screen.get("sensitive") is not None and not self.since((5, 1)):
                 self.issue(
                     "F16",
@@ -287,5 +299,5 @@ class Checker:
     def _check_component(self, node: Node) -> bool:
         raise NotImplementedError
 
-    def _check_text(self, where: str, value: str, path: str) -> None:
+    def _check_text(self, limit: int | None, value: str, path: str, *, name: bool = False) -> None:
         raise NotImplementedError

@@ -6,7 +6,6 @@ import base64
 import binascii
 import re
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 from gateway.flowjson import catalogue as cat
@@ -33,7 +32,8 @@ class ComponentRules(Checker):
                 f"{ctype} needs Flow JSON {fmt(since)} (this flow is {fmt(self.version)})",
             )
         allowed, required = keys
-        for key in comp:
+        since_of = cat.PROP_SINCE_OF[ctype]
+        for key, value in comp.items():
             if key not in allowed:
                 self.issue(
                     "F4",
@@ -42,16 +42,21 @@ class ComponentRules(Checker):
                     f"{ctype} has no property {key!r}",
                 )
                 continue
-            prop_since = cat.lookup(cat.PROP_SINCE, ctype, key)
-            if isinstance(prop_since, tuple) and not self.since(prop_since):
+            prop_since = since_of.get(key)
+            if prop_since is not None and not self.since(prop_since):
                 self.issue(
                     "F16",
                     "INVALID_PROPERTY_KEY",
                     f"{path}.{key}",
                     f"{key} needs Flow JSON {fmt(prop_since)}",
                 )
-        for key in sorted(required - comp.keys()):
+            if isinstance(value, _TEXTS):
+                self._check_value(ctype, key, value, f"{path}.{key}")
+        missing = required - comp.keys()
+        for key in sorted(missing) if missing else ():
             self.issue("F13", "MISSING_REQUIRED_PROPERTY", path, f"{ctype} needs {key!r}")
+        if node.in_form:
+            self._outside_form_only(comp, path)
         if (
             ctype in ("CheckboxGroup", "RadioButtonsGroup")
             and self.since((4, 0))
@@ -63,20 +68,32 @@ class ComponentRules(Checker):
                 path,
                 f"{ctype} needs 'label' from Flow JSON 4.0",
             )
-        for key, value in comp.items():
-            if key in allowed:
-                self._check_value(ctype, key, value, f"{path}.{key}")
         self._check_ranges(node)
         self._check_special(node)
         return True
 
+    def _outside_form_only(self, comp: dict[str, Any], path: str) -> None:
+        """init-value and error-message are "only available when component is outside
+        Form" (components page); Meta refuses them inside one from 7.0 (its
+        FormComponentAttributes check), before that it ignores them."""
+        for key in cat.FORM_ONLY_OUTSIDE:
+            if key in comp and self.since((4, 0)):
+                error = self.since(cat.FORM_ONLY_OUTSIDE_ERROR_SINCE)
+                self.issue(
+                    "F18",
+                    "INVALID_PROPERTY_VALUE" if error else "IGNORED_INSIDE_FORM",
+                    f"{path}.{key}",
+                    f"{key} is only available outside a Form; inside one, use the Form's {key}s",
+                )
+
     def _check_value(self, ctype: str, key: str, value: Any, path: str) -> None:
+        limit = cat.TEXT_LIMITS_OF[ctype].get(key)
         if isinstance(value, str):
-            self._check_text(f"{ctype}.{key}", value, path)
+            self._check_text(limit, value, path, name=key == "name")
             if key == "name" and not value.strip() and self.since((4, 0)):
                 return
-            allowed = cat.lookup(cat.ENUMS, ctype, key)
-            if isinstance(allowed, frozenset) and not is_dynamic(value) and value not in allowed:
+            allowed = cat.ENUMS_OF[ctype].get(key)
+            if allowed is not None and not is_dynamic(value) and value not in allowed:
                 self.issue(
                     "F13",
                     "INVALID_ENUM_VALUE",
@@ -84,12 +101,12 @@ class ComponentRules(Checker):
                     f"{key} must be one of {', '.join(sorted(allowed))}",
                 )
         elif isinstance(value, list) and key in ("text", "allowed-mime-types", "include-days"):
-            enum = cat.lookup(cat.ENUMS, ctype, key)
+            enum = cat.ENUMS_OF[ctype].get(key)
             for j, item in enumerate(value):
                 if not isinstance(item, str):
                     continue
-                self._check_text(f"{ctype}.{key}", item, f"{path}[{j}]")
-                if isinstance(enum, frozenset) and item not in enum:
+                self._check_text(limit, item, f"{path}[{j}]")
+                if enum is not None and item not in enum:
                     self.issue(
                         "F13",
                         "INVALID_ENUM_VALUE",
@@ -97,23 +114,24 @@ class ComponentRules(Checker):
                         f"{item!r} is not an allowed {key} value",
                     )
 
-    def _check_text(self, where: str, value: str, path: str) -> None:
-        """F14 lengths and F15 blank strings, for static text."""
+    def _check_text(self, limit: int | None, value: str, path: str, *, name: bool = False) -> None:
+        """F14 lengths (``limit``, from catalogue.TEXT_LIMITS) and F15 blank strings."""
         if not value.strip():
-            if self.since((6, 0)) or where.endswith(".name"):
+            if self.since((6, 0)) or name:
                 self.issue("F15", "PATTERN_MISMATCH", path, "must not be empty or blank")
             return
-        limit = cat.TEXT_LIMITS.get(where)
-        if limit is not None and not is_dynamic(value) and len(value) > limit:
+        if limit is not None and len(value) > limit and not is_dynamic(value):
             self.issue(
                 "F14",
-                "INVALID_PROPERTY_VALUE",
+                "TEXT_TOO_LONG",
                 path,
-                f"{len(value)} characters; the limit is {limit}",
+                f"{len(value)} characters; Meta documents {limit} and may truncate the rest",
             )
 
     def _check_ranges(self, node: Node) -> None:
         comp, ctype, path = node.comp, node.type, node.path
+        if ctype not in cat.RANGED:
+            return
         counted = cat.ITEM_COUNTS.get(ctype)
         if counted is not None and isinstance(comp.get(counted[0]), list):
             key, fewest, most = counted
@@ -125,10 +143,10 @@ class ComponentRules(Checker):
                     "F19", "MIN_ITEMS_REQUIRED", f"{path}.{key}", f"at least {fewest} item(s)"
                 )
             elif n > most:
-                self.issue("F19", "MAX_ITEMS_EXCEEDED", f"{path}.{key}", f"at most {most} items")
-        for key, value in comp.items():
-            bounds = cat.NUMBER_RANGES.get(f"{ctype}.{key}")
-            if bounds is not None and isinstance(value, int) and not isinstance(value, bool):
+                self.issue("F19", "MAX_ITEMS_REQUIRED", f"{path}.{key}", f"at most {most} items")
+        for key, bounds in cat.NUMBER_RANGES_OF[ctype].items():
+            value = comp.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
                 if value < bounds[0]:
                     self.issue(
                         "F19",
@@ -143,7 +161,7 @@ class ComponentRules(Checker):
                         f"{path}.{key}",
                         f"must be at most {bounds[1]}",
                     )
-        for low_key, high_key in cat.MIN_MAX_PAIRS:
+        for low_key, high_key in cat.MIN_MAX_PAIRS_OF[ctype]:
             low: Any = comp.get(low_key)
             high: Any = comp.get(high_key)
             comparable = type(low) is type(high) and isinstance(low, int | str)
@@ -171,32 +189,22 @@ class ComponentRules(Checker):
                 )
         elif ctype == "TextInput" and "pattern" in comp:
             self._check_pattern(comp, path)
-        images: Iterator[tuple[str, Any, int]] = iter(())
-        if ctype == "Image":
-            images = iter([(f"{path}.src", comp.get("src"), 0)])
+        elif ctype == "Image":
+            self._check_image(f"{path}.src", comp.get("src"), 0)
         elif ctype == "ImageCarousel" and isinstance(comp.get("images"), list):
-            images = (
-                (f"{path}.images[{j}].src", im.get("src"), 0)
-                for j, im in enumerate(comp["images"])
-                if isinstance(im, dict)
-            )
-        elif isinstance(comp.get("data-source"), list):
-            images = (
-                (f"{path}.data-source[{j}].image", it.get("image"), self._list_kb())
-                for j, it in enumerate(comp["data-source"])
-                if isinstance(it, dict) and "image" in it
-            )
-        for where, src, max_kb in images:
-            self._check_image(where, src, max_kb)
-        if isinstance(comp.get("data-source"), list):
-            self._check_items(ctype, comp["data-source"], f"{path}.data-source")
+            for j, image in enumerate(comp["images"]):
+                if isinstance(image, dict):
+                    self._check_image(f"{path}.images[{j}].src", image.get("src"), 0)
+        items = comp.get("data-source")
+        if isinstance(items, list):
+            self._check_items(items, f"{path}.data-source")
 
     def _list_kb(self) -> int:
         return cat.LIST_IMAGE_MAX_KB if self.since((6, 0)) else cat.LIST_IMAGE_MAX_KB_BEFORE_6
 
     def _check_pattern(self, comp: dict[str, Any], path: str) -> None:
-        if "helper-text" not in comp:
-            self.issue("F34", "INVALID_DEPENDENCIES", path, "pattern needs helper-text")
+        if "helper-text" not in comp:  # Meta's code: MISSING_REQUIRED_PROPERTY (V6.2 chain)
+            self.issue("F34", "MISSING_REQUIRED_PROPERTY", path, "pattern needs helper-text")
         if comp.get("input-type", "text") not in ("text", "number", "password", "passcode"):
             self.issue(
                 "F34",
@@ -219,8 +227,11 @@ class ComponentRules(Checker):
         if not isinstance(src, str) or is_dynamic(src):
             return
         data = src.split(",", 1)[1] if src.startswith("data:") else src
+        # Meta asks for "Base64 of an image" and names no padding rule; published flows
+        # (pywa's 7.1 ImageCarousel fixture) leave it out, and line breaks are common.
+        data = "".join(data.split())
         try:
-            raw = base64.b64decode(data, validate=True)
+            raw = base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
         except (binascii.Error, ValueError):
             self.issue("F35", "INVALID_PROPERTY_VALUE_FORMAT", path, "not valid base64 image data")
             return
@@ -238,18 +249,26 @@ class ComponentRules(Checker):
                 "IMAGE_TOO_LARGE",
                 path,
                 f"image is {kb:.0f} KB; Meta recommends at most {cat.IMAGE_RECOMMENDED_KB} KB",
-                "warning",
             )
 
-    def _check_items(self, ctype: str, items: list[Any], base: str) -> None:
+    def _check_items(self, items: list[Any], base: str) -> None:
+        """data-source items: keys, texts and images (the usual item costs three lookups)."""
         for j, item in enumerate(items):
-            path = f"{base}[{j}]"
             if not isinstance(item, dict):
                 continue
-            self.check_keys(item, cat.ITEM_KEYS, path, "a list item")
-            for key in ("title", "description", "metadata"):
-                if isinstance(item.get(key), str):
-                    self._check_text(f"item.{key}", item[key], f"{path}.{key}")
+            self.check_keys(item, cat.ITEM_KEYS, f"{base}[{j}]", "a list item")
+            for key, limit in _ITEM_TEXTS:
+                text = item.get(key)
+                if isinstance(text, str) and (len(text) > limit or not text.strip()):
+                    self._check_text(limit, text, f"{base}[{j}].{key}")
+            if "image" in item:
+                self._check_image(f"{base}[{j}].image", item["image"], self._list_kb())
+
+
+_TEXTS = (str, list)  # a tuple: ``str | list`` is built anew at each call
+_ITEM_TEXTS = tuple(
+    (key, cat.TEXT_LIMITS[f"item.{key}"]) for key in ("title", "description", "metadata")
+)
 
 
 def _regex_problem(pattern: str) -> str | None:

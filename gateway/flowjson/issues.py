@@ -1,4 +1,12 @@
-"""The validator's findings and the small helpers the rule modules share."""
+"""The validator's findings, how severe each is, and the helpers the rule modules share.
+
+Severity is decided here, by code, and nowhere else. The rule: an **error** needs a
+Meta error code (reference/flows.md §A9, Meta's error-codes page) *and* a Meta rule that
+says "must" or shows that code; everything else is a **warning**, under a code of ours
+(:data:`WARNINGS`) so that no warning can pass for one of Meta's. An error means "Meta
+will refuse this"; a warning means "Meta takes this, but it will not do what it seems".
+Meta's own published flows are the test of that line (tests/flowjson/test_realworld.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,18 @@ from typing import Any, Literal
 from gateway.flowjson.catalogue import Version
 
 Severity = Literal["error", "warning"]
+
+WARNINGS: dict[str, str] = {  # our code → why it is not an error
+    "NOT_RECOMMENDED_FLOW_JSON_VERSION": "accepted; Meta recommends the latest",
+    "NOT_RECOMMENDED_DATA_API_VERSION": "accepted; Meta recommends the latest",
+    "IMAGE_TOO_LARGE": "a recommendation (300 KB), not a limit",
+    "TEXT_TOO_LONG": "Meta documents truncation, and its catalogue has no too-long code; "
+    "its own Sign-in template goes past the EmbeddedLink limit",
+    "STATIC_TEXT_WITH_REFERENCE": "published flows show such text literally",
+    "IGNORED_DATA_MODEL_KEY": "the data model is JSON Schema: unknown keywords are ignored",
+    "IGNORED_INSIDE_FORM": "documented as outside-a-Form only; refused from 7.0",
+    "NON_TERMINAL_LEAF_SCREEN": "Meta's own templates close such screens with Back",
+}
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
 
@@ -42,6 +62,10 @@ class Node:
     in_form: bool = False
     in_branch: bool = False
     parents: tuple[str, ...] = field(default_factory=tuple)
+
+
+def severity_of(error: str) -> Severity:
+    return "warning" if error in WARNINGS else "error"
 
 
 def parse_version(value: Any) -> Version | None:

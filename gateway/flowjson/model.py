@@ -111,7 +111,7 @@ class _Input(_Component):
     name: str
     required: bool | Dyn | None = None
     enabled: bool | Dyn | None = None
-    error_message: str | None = None
+    error_message: str | dict[str, str] | None = None  # an object: per picked file
 
 
 class TextInput(_Input):
@@ -190,7 +190,11 @@ class DatePicker(_Input):
 
 
 class CalendarPicker(_Input):
+    """In range mode, label, helper-text, required and init-value take
+    ``{"start-date": …, "end-date": …}`` (components page)."""
+
     type: Literal["CalendarPicker"]
+    required: bool | Dyn | dict[str, bool] | None = None  # type: ignore[assignment]  # range
     label: str | dict[str, str]
     title: str | None = None
     description: str | None = None
@@ -386,7 +390,13 @@ COMPONENT_MODELS: dict[str, type[BaseModel]] = {
 
 
 class DataField(_Plain):
-    """One field of a screen's data model (JSON-Schema-like)."""
+    """One field of a screen's data model (JSON-Schema-like).
+
+    Other JSON Schema keywords (``description``, a stray ``value``) are kept, not refused:
+    Meta ignores them, and the validator only warns (IGNORED_DATA_MODEL_KEY).
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     type: Literal["string", "number", "integer", "boolean", "object", "array"]
     items: dict[str, Any] | bool | None = None

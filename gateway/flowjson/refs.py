@@ -1,17 +1,27 @@
-"""Data models, dynamic references and actions (F10, F21–F26, F30)."""
+"""Data models and dynamic references (F21–F24): each ``${…}`` must exist, and have the
+type of the property it is bound to.
+
+A property holds a static value, a single reference (``"${data.x}"``), or — from 6.0 — a
+backtick expression; an If ``condition`` is an expression without backticks (4.0+).
+Types come from the data model (``${data.…}``, ``${screen.S.data.…}``) and from the
+input a ``${form.…}`` names; a reference of unknown type is never wrong.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from gateway.flowjson import catalogue as cat
-from gateway.flowjson.issues import Node, fmt
+from gateway.flowjson import expressions
+from gateway.flowjson.issues import fmt
 from gateway.flowjson.screen_rules import ScreenRules
 
-_REF = re.compile(r"\$\{([^}]*)\}")
-_WHOLE_REF = re.compile(r"^\$\{[^}]*\}$")
-_ACTION_PROPS = ("on-click-action", "on-select-action", "on-unselect-action")
+REF = re.compile(r"\$\{([^}]*)\}")
+_WHOLE_REF = re.compile(r"^\$\{([^}]*)\}$")
+_CONTAINERS = (dict, list)  # a tuple: ``dict | list`` is built anew at each call
+_NOT_BOUND = frozenset({"type", "name", "then", "else", "cases", "children"})
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "number": (int, float),
@@ -20,9 +30,12 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
 }
+_KIND_ORDER = ("string", "number", "boolean", "object", "array")  # as Meta lists them
+Spec = dict[str, Any] | None  # the data-model schema a reference lands on, if any
 
 
-def _matches(kind: Any, value: Any) -> bool:
+def matches(kind: Any, value: Any) -> bool:
+    """Whether a JSON value has a data-model type (unknown types match anything)."""
     if not isinstance(kind, str):
         return True  # the data model itself is reported
     if isinstance(value, bool) and kind in ("number", "integer"):
@@ -31,19 +44,9 @@ def _matches(kind: Any, value: Any) -> bool:
 
 
 class RefRules(ScreenRules):
-    edges: list[tuple[int, str, str]]  # (screen index, target id, path of next.name)
-    uses_data_exchange: bool
-
     def data_fields(self, i: int) -> dict[str, Any]:
         data = self.screens[i].get("data")
         return data if isinstance(data, dict) else {}
-
-    def input_names(self, i: int) -> dict[str, Node]:
-        return {
-            n.comp["name"]: n
-            for n in self.nodes[i]
-            if n.type in cat.INPUTS and isinstance(n.comp.get("name"), str)
-        }
 
     # -- F21 data models -------------------------------------------------------------
 
@@ -64,8 +67,8 @@ class RefRules(ScreenRules):
             self.issue("F21", "INVALID_SCREEN_DATA", path, "a data field must be an object")
             return
         for key in spec:
-            if key not in cat.DATA_FIELD_KEYS:
-                self.issue("F21", "INVALID_SCREEN_DATA", f"{path}.{key}", f"unknown key {key!r}")
+            if key not in cat.DATA_FIELD_KEYS:  # JSON Schema ignores unknown keywords
+                self.issue("F21", "IGNORED_DATA_MODEL_KEY", f"{path}.{key}", f"{key!r} is ignored")
         kind = spec.get("type")
         if not isinstance(kind, str) or kind not in cat.DATA_TYPES:
             self.issue(
@@ -79,7 +82,7 @@ class RefRules(ScreenRules):
             self.issue("F21", "INVALID_SCREEN_DATA", path, "an array field needs items")
         if "__example__" not in spec:
             self.issue("F21", "INVALID_SCREEN_DATA", path, "the field needs an __example__")
-        elif spec["__example__"] is None or not _matches(kind, spec["__example__"]):
+        elif spec["__example__"] is None or not matches(kind, spec["__example__"]):
             self.issue(
                 "F21", "INVALID_SCREEN_DATA", f"{path}.__example__", f"__example__ must be a {kind}"
             )
@@ -96,243 +99,186 @@ class RefRules(ScreenRules):
 
     def check_references(self) -> None:
         for i, screen in enumerate(self.screens):
-            if isinstance(screen.get("title"), str):
-                self._string(i, screen["title"], f"screens[{i}].title")
+            title = screen.get("title")
+            if isinstance(title, str) and ("${" in title or title.startswith("`")):
+                self._bound(i, "screen", "title", title, f"screens[{i}].title")
             for n in self.nodes[i]:
                 for key, value in n.comp.items():
-                    if key not in ("type", "name", "then", "else", "cases", "children"):
+                    if key in _NOT_BOUND:
+                        continue
+                    if n.type == "If" and key == "condition":
+                        self._condition(i, value, f"{n.path}.{key}")
+                    elif isinstance(value, str):
+                        if "${" in value or value.startswith("`"):
+                            self._bound(i, n.type, key, value, f"{n.path}.{key}")
+                    elif isinstance(value, _CONTAINERS):
                         self._scan(i, value, f"{n.path}.{key}")
 
-    def _scan(self, i: int, value: Any, path: str) -> None:
-        if isinstance(value, str):
-            if "${" in value or value.startswith("`"):
-                self._string(i, value, path)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                self._scan(i, item, f"{path}.{key}")
-        elif isinstance(value, list):
-            for j, item in enumerate(value):
-                self._scan(i, item, f"{path}[{j}]")
+    def _scan(self, i: int, value: dict[Any, Any] | list[Any], path: str) -> None:
+        """References nested in objects and lists (items, payloads): they must exist."""
+        is_list = isinstance(value, list)
+        pairs: Iterable[tuple[Any, Any]] = (
+            enumerate(value) if isinstance(value, list) else value.items()
+        )
+        for key, item in pairs:
+            if isinstance(item, str):
+                if "${" in item or item.startswith("`"):
+                    self._bound(i, "", "", item, f"{path}[{key}]" if is_list else f"{path}.{key}")
+            elif isinstance(item, _CONTAINERS):
+                self._scan(i, item, f"{path}[{key}]" if is_list else f"{path}.{key}")
 
-    def _string(self, i: int, value: str, path: str) -> None:
-        if value.startswith("`") and value.endswith("`") and len(value) > 1:
-            if not self.since((6, 0)):
-                self.issue(
-                    "F24",
-                    "INVALID_PROPERTY_VALUE",
-                    path,
-                    f"backtick expressions need Flow JSON 6.0 (this flow is {fmt(self.version)})",
-                )
-        elif "${" in value and not _WHOLE_REF.match(value):
+    def _bound(self, i: int, ctype: str, key: str, value: str, path: str) -> None:
+        """One string property holding ``${`` or a backtick: a single reference, a
+        backtick expression, or text around a reference."""
+        wanted = cat.lookup(cat.PROP_TYPES, ctype, key) if key else None
+        whole = _WHOLE_REF.match(value)
+        if whole:
+            ref = whole.group(1).strip()
+            kind, spec = self.resolve(i, ref, path)
+            if wanted and kind and kind not in wanted:
+                self._wrong_type(ref, wanted, path)
+            elif key == "data-source" and ctype in cat.SELECTIONS:
+                self._item_schema(ref, spec, path)
+        elif value.startswith("`") and value.endswith("`") and len(value) > 1:
+            self._expression(i, value[1:-1], wanted, path)
+        elif "${" not in value:
+            return  # plain text that starts with a backtick
+        elif wanted and "string" not in wanted:  # e.g. "visible": "yes ${data.x}"
+            self.issue(
+                "F24",
+                "PATTERN_MISMATCH",
+                path,
+                f"must be a {' or '.join(sorted(wanted))}, or a single ${{…}} reference",
+            )
+        else:  # a string property: Meta publishes it and shows it as written
+            self.issue(
+                "F24",
+                "STATIC_TEXT_WITH_REFERENCE",
+                path,
+                "${…} inside text is shown literally; write a backtick expression (6.0+) "
+                "to insert the value",
+            )
+
+    def _expression(self, i: int, text: str, wanted: frozenset[str] | None, path: str) -> None:
+        if not self.since((6, 0)):
             self.issue(
                 "F24",
                 "INVALID_PROPERTY_VALUE",
                 path,
-                "text mixed with ${…} must be a backtick expression (Flow JSON 6.0+)",
+                f"backtick expressions need Flow JSON 6.0 (this flow is {fmt(self.version)})",
             )
             return
-        for m in _REF.finditer(value):
-            self._ref(i, m.group(1).strip(), path)
+        try:
+            kind, _ = expressions.check(
+                text, lambda ref: self.resolve(i, ref, path)[0], condition=False
+            )
+        except expressions.ExpressionError as exc:
+            self.issue("F24", "INVALID_PROPERTY_VALUE", path, str(exc))
+            return
+        # Concatenation makes any value text, so only non-text properties can be wrong.
+        if wanted and "string" not in wanted and kind and kind not in wanted:
+            expected = " or ".join(sorted(wanted))
+            self.issue(
+                "F24", "INVALID_PROPERTY_VALUE", path, f"the expression is a {kind}, not {expected}"
+            )
 
-    def _ref(self, i: int, ref: str, path: str) -> None:
+    def _condition(self, i: int, value: Any, path: str) -> None:
+        """If ``condition``: a boolean expression, without backticks (components page)."""
+        if not isinstance(value, str):
+            return
+        text = value
+        if self.since((6, 0)) and len(text) > 1 and text[0] == text[-1] == "`":
+            text = text[1:-1]  # a nested expression is taken in any property from 6.0
+        try:
+            expressions.check(text, lambda ref: self.resolve(i, ref, path)[0], condition=True)
+        except expressions.ExpressionError as exc:
+            self.issue("F31", "INVALID_PROPERTY_VALUE", path, f"condition: {exc}")
+
+    def _wrong_type(self, ref: str, wanted: frozenset[str], path: str) -> None:
+        names = [kind for kind in _KIND_ORDER if kind in wanted]
+        expected = (
+            f"of type '{names[0]}'"
+            if len(names) == 1
+            else f"of one of these types: [{', '.join(names)}]"
+        )
+        message = f"Expected '${{{ref}}}' to be {expected}"
+        self.issue("F22", "INVALID_SCREEN_DYNAMIC_DATA", path, message)
+
+    def _item_schema(self, ref: str, spec: Spec, path: str) -> None:
+        """Items of a selection's data-source need id and title (error-codes page)."""
+        items = spec.get("items") if spec else None
+        props = items.get("properties") if isinstance(items, dict) else None
+        if not isinstance(props, dict):
+            return
+        for key in cat.ITEM_REQUIRED:
+            if key not in props:
+                self.issue(
+                    "F22",
+                    "INVALID_SCREEN_DYNAMIC_DATA",
+                    path,
+                    f"Data model schema is invalid for '${{{ref}}}'. Missing schema for {key}.",
+                )
+
+    def resolve(
+        self, i: int, ref: str, path: str, *, report: bool = True
+    ) -> tuple[str | None, Spec]:
+        """The type of ``${ref}`` on screen ``i`` (None: unknown) and the data-model
+        schema it lands on; reports a reference that does not resolve, if asked."""
         parts = ref.split(".")
         head = parts[0]
+        problem: tuple[str, str, str] | None = None
         if head == "data" and len(parts) >= 2:
-            fields = self.data_fields(i)
-            if parts[1] not in fields:
-                self.issue(
-                    "F22",
-                    "INVALID_SCREEN_DYNAMIC_DATA",
-                    path,
-                    f"${{{ref}}}: {parts[1]!r} is not in this screen's data model",
-                )
-            elif len(parts) > 2 and not _nested_ok(fields[parts[1]], parts[2:]):
-                self.issue(
-                    "F22",
-                    "INVALID_SCREEN_DYNAMIC_DATA",
-                    path,
-                    f"${{{ref}}} does not match the data model's properties",
-                )
+            kind, spec, why = self._data_ref(i, parts[1:], "this screen's")
+            if why is None:
+                return kind, spec
+            problem = ("F22", "INVALID_SCREEN_DYNAMIC_DATA", why)
         elif head == "form" and len(parts) >= 2:
-            if parts[1] not in self.input_names(i):
-                self.issue(
-                    "F22",
-                    "INVALID_ON_CLICK_ACTION_PAYLOAD",
-                    path,
-                    f"${{{ref}}}: no input named {parts[1]!r} on this screen",
-                )
-        elif head == "screen" and len(parts) >= 4 and parts[2] in ("form", "data"):
-            self._global_ref(i, ref, parts, path)
+            node = self.input_names(i).get(parts[1])
+            if node is not None:
+                return (cat.INPUT_VALUE_TYPES.get(node.type) if len(parts) == 2 else None), None
+            why = f"no input named {parts[1]!r} on this screen"
+            problem = ("F22", "INVALID_ON_CLICK_ACTION_PAYLOAD", why)
+        elif head == "screen":
+            kind, spec, why = self._global_ref(i, parts)
+            if why is None:
+                return kind, spec
+            problem = ("F23", "INVALID_SCREEN_DATA", why)
         else:
-            self.issue("F24", "INVALID_PROPERTY_VALUE", path, f"${{{ref}}} is not a reference")
+            problem = ("F24", "INVALID_PROPERTY_VALUE", "not a reference")
+        if report:
+            rule, code, why = problem
+            self.issue(rule, code, path, f"${{{ref}}}: {why}")
+        return None, None
 
-    def _global_ref(self, i: int, ref: str, parts: list[str], path: str) -> None:
+    def _data_ref(
+        self, i: int, parts: list[str], whose: str
+    ) -> tuple[str | None, Spec, str | None]:
+        """(type, schema, None) of ``data.<parts>`` on screen ``i``, or why it is missing."""
+        fields = self.data_fields(i)
+        if parts[0] not in fields:
+            return None, None, f"{parts[0]!r} is not in {whose} data model"
+        found, spec = _walk_schema(fields[parts[0]], parts[1:])
+        if not found:
+            return None, None, f"not in {whose} data model's properties"
+        kind = spec.get("type") if spec else None
+        return (kind if isinstance(kind, str) else None), spec, None
+
+    def _global_ref(self, i: int, parts: list[str]) -> tuple[str | None, Spec, str | None]:
+        if len(parts) < 4 or parts[2] not in ("form", "data"):
+            return None, None, "global references read ${screen.<screen>.(form|data).<field>}"
         target = self.screen_ids.get(parts[1])
-        problem = None
         if not self.since((4, 0)):
-            problem = "global ${screen.…} references need Flow JSON 4.0"
-        elif target is None:
-            problem = f"no screen {parts[1]!r}"
-        elif target == i:
-            problem = f"use ${{{parts[2]}.{parts[3]}}} for the current screen"
-        elif parts[2] == "form" and parts[3] not in self.input_names(target):
-            problem = f"screen {parts[1]!r} has no input {parts[3]!r}"
-        elif parts[2] == "data" and parts[3] not in self.data_fields(target):
-            problem = f"screen {parts[1]!r} has no data field {parts[3]!r}"
-        if problem:
-            self.issue("F23", "INVALID_SCREEN_DATA", path, f"${{{ref}}}: {problem}")
-
-    # -- F10, F25, F26, F30 actions -----------------------------------------------------
-
-    def check_actions(self) -> None:
-        self.edges = []
-        self.uses_data_exchange = False
-        for i, nodes in enumerate(self.nodes):
-            for n in nodes:
-                for prop in _ACTION_PROPS:
-                    if prop in n.comp:
-                        self._action(i, n, f"{n.type}.{prop}", n.comp[prop], f"{n.path}.{prop}")
-                for key, label in (("data-source", "item"), ("list-items", "nav")):
-                    items = n.comp.get(key)
-                    for j, item in enumerate(items if isinstance(items, list) else []):
-                        for prop in _ACTION_PROPS:
-                            if isinstance(item, dict) and prop in item:
-                                where = f"{label}.{prop}" if label == "nav" else f"*.{prop}"
-                                self._action(i, n, where, item[prop], f"{n.path}.{key}[{j}].{prop}")
-
-    def _action(self, i: int, n: Node, where: str, action: Any, path: str) -> None:
-        if not isinstance(action, dict):
-            self.issue("F13", "INVALID_PROPERTY_TYPE", path, "an action must be an object")
-            return
-        allowed_keys, _ = cat.ACTION_KEYS
-        for key in action:
-            if key not in allowed_keys:
-                self.issue("F4", "INVALID_PROPERTY_KEY", f"{path}.{key}", f"unknown key {key!r}")
-        name = action.get("name")
-        if not isinstance(name, str):
-            self.issue("F13", "MISSING_REQUIRED_PROPERTY", path, "an action needs a name")
-            return
-        allowed = cat.ACTIONS_ALLOWED.get(where) or cat.ACTIONS_ALLOWED.get(
-            "*." + where.split(".", 1)[1], frozenset()
-        )
-        terminal = self.screens[i].get("terminal") is True
-        if name == "complete":
-            if not (n.type == "Footer" and terminal and where.endswith("on-click-action")):
-                self.issue(
-                    "F10",
-                    "INVALID_COMPLETE_ACTION",
-                    f"{path}.name",
-                    "complete is only allowed on the Footer of a terminal screen",
-                )
-                return
-        elif name not in allowed:
-            rule = "F26" if name in ("open_url", "update_data") else "F13"
-            self.issue(
-                rule,
-                "INVALID_ENUM_VALUE",
-                f"{path}.name",
-                f"{name!r} is not allowed here (allowed: {', '.join(sorted(allowed))})",
-            )
-            return
-        since = cat.ACTION_SINCE.get(str(name))
-        if since is not None and not self.since(since):
-            self.issue(
-                "F26", "INVALID_ENUM_VALUE", f"{path}.name", f"{name} needs Flow JSON {fmt(since)}"
-            )
-        payload = action.get("payload")
-        if name == "navigate":
-            self._navigate(i, action, payload, path)
-        elif name == "update_data" and isinstance(payload, dict):
-            fields = self.data_fields(i)
-            for key in payload:
-                if key not in fields:
-                    self.issue(
-                        "F26",
-                        "INVALID_ACTION_PAYLOAD_PROPERTY",
-                        f"{path}.payload.{key}",
-                        f"{key!r} is not in this screen's data model",
-                    )
-        elif name == "open_url" and not isinstance(action.get("url"), str):
-            self.issue("F26", "MISSING_REQUIRED_PROPERTY", path, "open_url needs a url")
-        elif name == "data_exchange":
-            self.uses_data_exchange = True
-        if isinstance(payload, dict):
-            self._picker_payload(i, str(name), payload, f"{path}.payload")
-
-    def _navigate(self, i: int, action: dict[str, Any], payload: Any, path: str) -> None:
-        nxt = action.get("next")
-        target_id = nxt.get("name") if isinstance(nxt, dict) else None
-        target = self.screen_ids.get(target_id) if isinstance(target_id, str) else None
-        if target is None or target == i:
-            why = "cannot navigate to its own screen" if target == i else f"no screen {target_id!r}"
-            self.issue("F25", "INVALID_NAVIGATE_ACTION_NEXT_SCREEN_NAME", f"{path}.next.name", why)
-            return
-        assert isinstance(target_id, str)
-        self.edges.append((i, target_id, f"{path}.next.name"))
-        fields = self.data_fields(target)
-        given = payload if isinstance(payload, dict) else {}
-        if set(given) != set(fields):
-            missing, extra = sorted(set(fields) - set(given)), sorted(set(given) - set(fields))
-            self.issue(
-                "F25",
-                "INVALID_NAVIGATE_ACTION_PAYLOAD",
-                f"{path}.payload",
-                f"payload keys must equal {target_id}'s data model"
-                + (f"; missing {missing}" if missing else "")
-                + (f"; not in the model {extra}" if extra else ""),
-            )
-        for key, value in given.items():
-            spec = fields.get(key)
-            if (
-                isinstance(spec, dict)
-                and not isinstance(value, str)
-                and not _matches(spec.get("type", ""), value)
-            ):
-                self.issue(
-                    "F25",
-                    "INVALID_NAVIGATE_ACTION_PAYLOAD",
-                    f"{path}.payload.{key}",
-                    f"{key} must be a {spec.get('type')}",
-                )
-
-    def _picker_payload(self, i: int, name: str, payload: dict[str, Any], base: str) -> None:
-        pickers = {k: n for k, n in self.input_names(i).items() if n.type in cat.PICKERS}
-        if not pickers:
-            return
-        used = []
-        for key, value in _flatten(payload, base):
-            for m in _REF.finditer(value):
-                parts = m.group(1).strip().split(".")
-                if len(parts) >= 2 and parts[0] == "form" and parts[1] in pickers:
-                    used.append((key, value, pickers[parts[1]], m.group(0)))
-        for path, value, node, ref in used:
-            problem = None
-            if name == "navigate":
-                problem = (
-                    "picker values cannot travel in a navigate payload; use a global reference"
-                )
-            elif value != ref or path.count(".") != base.count(".") + 1:
-                problem = "a picker value must be a top-level string value of the payload"
-            elif name == "complete":
-                limit = node.comp.get(
-                    "max-uploaded-photos", node.comp.get("max-uploaded-documents", 30)
-                )
-                if not isinstance(limit, int) or limit > 1:
-                    problem = "a complete payload takes a picker only with max-uploaded ≤ 1"
-                elif len(used) > 1:
-                    problem = "only one picker per complete payload"
-            if problem:
-                self.issue("F30", "INVALID_ON_CLICK_ACTION_PAYLOAD", path, problem)
-
-
-def _flatten(value: Any, path: str) -> list[tuple[str, str]]:
-    if isinstance(value, str):
-        return [(path, value)]
-    if isinstance(value, dict):
-        return [x for k, v in value.items() for x in _flatten(v, f"{path}.{k}")]
-    if isinstance(value, list):
-        return [x for j, v in enumerate(value) for x in _flatten(v, f"{path}[{j}]")]
-    return []
+            return None, None, "global ${screen.…} references need Flow JSON 4.0"
+        if target is None:
+            return None, None, f"no screen {parts[1]!r}"
+        if target == i:
+            return None, None, f"use ${{{parts[2]}.{parts[3]}}} for the current screen"
+        if parts[2] == "data":
+            return self._data_ref(target, parts[3:], f"{parts[1]}'s")
+        node = self.input_names(target).get(parts[3])
+        if node is None:
+            return None, None, f"screen {parts[1]!r} has no input {parts[3]!r}"
+        return (cat.INPUT_VALUE_TYPES.get(node.type) if len(parts) == 4 else None), None, None
 
 
 def _has_nested_example(value: Any) -> bool:
@@ -343,17 +289,18 @@ def _has_nested_example(value: Any) -> bool:
     return False
 
 
-def _nested_ok(spec: Any, parts: list[str]) -> bool:
-    """A nested ``${data.a.b}`` path exists in ``properties`` (or items of arrays)."""
+def _walk_schema(spec: Any, parts: list[str]) -> tuple[bool, Spec]:
+    """(whether ``${data.field.a.b}`` exists in the field's ``properties``, the schema it
+    lands on — None when that cannot be known statically)."""
     for part in parts:
         if not isinstance(spec, dict):
-            return False
+            return False, None
         if spec.get("type") == "array":
-            return True  # indexes and item fields are not typed statically here
+            return True, None  # indexes and item fields are not typed statically here
         props = spec.get("properties")
         if props is None:
-            return spec.get("type") == "object"  # an untyped object: nothing to check
+            return spec.get("type") == "object", None  # an untyped object
         if part not in props:
-            return False
+            return False, None
         spec = props[part]
-    return True
+    return True, spec if isinstance(spec, dict) else None

@@ -38,7 +38,7 @@ class ScreenRules(ComponentRules):
             if len(nodes) > cat.MAX_COMPONENTS:
                 self.issue(
                     "F11",
-                    "MAX_COMPONENTS_PER_SCREEN",
+                    "MAX_ALLOWED_COMPONENTS_PER_SCREEN",
                     f"screens[{i}].layout.children",
                     f"{len(nodes)} components; the maximum is {cat.MAX_COMPONENTS}",
                 )
@@ -51,12 +51,13 @@ class ScreenRules(ComponentRules):
                 node = [n for n in nodes if n.type == "ImageCarousel"][-1]
                 self.issue(
                     "F12",
-                    "MAX_IMAGE_CAROUSEL_PER_FLOW",
+                    "INVALID_PROPERTY_VALUE",  # Meta's ImageCarousel check (V7.1 chain)
                     node.path,
                     f"at most {cat.MAX_CAROUSELS_PER_FLOW} ImageCarousels per flow",
                 )
                 carousels = -(10**6)  # report once
             self._names(nodes)
+            self._sensitive(i)
             self._forms(nodes)
             self._conditionals(nodes)
             self._navigation_list(i, nodes)
@@ -71,7 +72,7 @@ class ScreenRules(ComponentRules):
         if len(pickers) > 1:
             self.issue(
                 "F12",
-                "MAX_MEDIA_PICKER_PER_SCREEN",
+                cat.PER_TYPE_CAP,
                 pickers[1].path,
                 "one PhotoPicker or DocumentPicker per screen",
             )
@@ -91,13 +92,33 @@ class ScreenRules(ComponentRules):
                 )
             seen.add(name)
 
+    def _sensitive(self, i: int) -> None:
+        """``sensitive`` lists "the names of the fields in the screen" (Flow JSON page)."""
+        fields = self.screens[i].get("sensitive")
+        if not isinstance(fields, list):
+            return
+        names = self.input_names(i)
+        for j, name in enumerate(fields):
+            if not isinstance(name, str) or name not in names:
+                self.issue(
+                    "F17",
+                    "INVALID_SENSITIVE_FIELD",
+                    f"screens[{i}].sensitive[{j}]",
+                    f"{name!r} is not an input on this screen",
+                )
+
     def _forms(self, nodes: list[Node]) -> None:
         forms = [n for n in nodes if n.type == "Form"]
-        need_form = bool(forms) or not self.since((4, 0))
         for n in nodes:
-            if n.type in cat.INPUTS and not n.in_form and need_form:
-                why = "inside the screen's Form" if forms else "inside a Form before Flow JSON 4.0"
-                self.issue("F18", "COMPONENTS_OUTSIDE_FORM", n.path, f"inputs must be {why}")
+            if n.type not in cat.INPUTS or n.in_form:
+                continue
+            if not self.since((4, 0)):  # the error page's code and sample for this case
+                where, code = "inside a Form before Flow JSON 4.0", "KEYWORD_ONE_OF"
+            elif forms:
+                where, code = "inside the screen's Form", "COMPONENTS_OUTSIDE_FORM"
+            else:
+                continue
+            self.issue("F18", code, n.path, f"inputs must be {where}")
         pickers = {
             n.comp["name"]
             for n in nodes
@@ -143,7 +164,7 @@ class ScreenRules(ComponentRules):
         if n.if_depth > cat.MAX_IF_DEPTH:
             self.issue(
                 "F31",
-                "INVALID_PROPERTY_VALUE",
+                "MAXIMUM_IF_NESTING",
                 n.path,
                 f"If may be nested at most {cat.MAX_IF_DEPTH} levels",
             )
@@ -157,27 +178,13 @@ class ScreenRules(ComponentRules):
                 n.path,
                 "a Footer in one branch of If must be in both",
             )
-        condition = n.comp.get("condition")
-        if isinstance(condition, str) and "${" not in condition:
-            self.issue(
-                "F31",
-                "INVALID_PROPERTY_VALUE",
-                f"{n.path}.condition",
-                "condition needs at least one dynamic value",
-            )
-        elif isinstance(condition, str) and condition.count("(") != condition.count(")"):
-            self.issue(
-                "F31", "INVALID_PROPERTY_VALUE", f"{n.path}.condition", "unbalanced parentheses"
-            )
 
     def _switch(self, n: Node) -> None:
         cases = n.comp.get("cases")
         if not isinstance(cases, dict):
             return
         if not cases:
-            self.issue(
-                "F31", "INVALID_PROPERTY_VALUE", f"{n.path}.cases", "cases must not be empty"
-            )
+            self.issue("F31", "EMPTY_SWITCH_CASES", f"{n.path}.cases", "cases must not be empty")
         with_footer = [_footers(c) > 0 for c in cases.values()]
         if any(with_footer) and not all(with_footer):
             self.issue(
@@ -202,7 +209,7 @@ class ScreenRules(ComponentRules):
         if self.screens[i].get("terminal") is True:
             self.issue(
                 "F32",
-                "INVALID_PROPERTY_VALUE",
+                "INVALID_PROPERTY_KEY",  # Meta's NavigationListOnTerminalScreen check
                 first.path,
                 "a NavigationList cannot be on a terminal screen",
             )
@@ -243,16 +250,19 @@ class ScreenRules(ComponentRules):
             for part in ("main-content", "end"):
                 content = item.get(part)
                 if isinstance(content, dict):
+                    self.check_keys(content, cat.NAV_CONTENT_KEYS, f"{path}.{part}", part)
                     for key, value in content.items():
                         if isinstance(value, str):
-                            self._check_text(f"nav.{part}.{key}", value, f"{path}.{part}.{key}")
+                            limit = cat.TEXT_LIMITS.get(f"nav.{part}.{key}")
+                            self._check_text(limit, value, f"{path}.{part}.{key}")
             if isinstance(item.get("badge"), str):
-                self._check_text("nav.badge", item["badge"], f"{path}.badge")
+                self._check_text(cat.TEXT_LIMITS["nav.badge"], item["badge"], f"{path}.badge")
             tags = item.get("tags")
             if isinstance(tags, list) and len(tags) > 3:
-                self.issue("F19", "MAX_ITEMS_EXCEEDED", f"{path}.tags", "at most 3 tags")
+                self.issue("F19", "MAX_ITEMS_REQUIRED", f"{path}.tags", "at most 3 tags")
             start = item.get("start")
             if isinstance(start, dict):
+                self.check_keys(start, cat.NAV_START_KEYS, f"{path}.start", "start")
                 self._check_image(f"{path}.start.image", start.get("image"), self._list_kb())
 
     def _rich_text(self, nodes: list[Node]) -> None:
@@ -263,4 +273,5 @@ class ScreenRules(ComponentRules):
         allowed_with = {"Footer"} if self.since((6, 3)) else set()
         if any(n.type not in allowed_with for n in others):
             rule = "only with a Footer" if allowed_with else "alone on its screen"
-            self.issue("F33", "INVALID_PROPERTY_VALUE", rich[0].path, f"RichText must be {rule}")
+            message = f"RichText must be {rule}"
+            self.issue("F33", "INVALID_RICHTEXT_PLACEMENT", rich[0].path, message)

@@ -12,6 +12,7 @@ from gateway.flowjson.issues import FlowJSONIssue
 from gateway.flowjson.routing import RoutingRules
 
 Purpose = Literal["publish", "send"]
+_CONTAINERS = (dict, list)  # a tuple: ``dict | list`` is built anew at each call
 MAX_DEPTH = 64
 """Deepest nesting taken. Real flows stay under 20 levels (four nested If included);
 the rule walkers recurse, so a bound keeps a hostile document from their stack limit."""
@@ -100,7 +101,23 @@ def _refuse(constant: str) -> Any:
 
 def _too_deep(doc: Any) -> str | None:
     """The path of the first container nested past MAX_DEPTH (a cycle never ends, so it
-    is one too), found without recursion."""
+    is one too), found without recursion. Depths first, containers only: the path is
+    worked out only for a document that has one."""
+    if not isinstance(doc, dict | list):
+        return None
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, _CONTAINERS):
+                if depth >= MAX_DEPTH:  # the child is one level deeper than its parent
+                    return _deep_path(doc)
+                push((child, depth + 1))
+    return None
+
+
+def _deep_path(doc: Any) -> str:
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(doc, 1, ())]
     while stack:
         node, depth, link = stack.pop()
@@ -113,7 +130,7 @@ def _too_deep(doc: Any) -> str | None:
         if depth > MAX_DEPTH:
             return _path(link)
         stack.extend((child, depth + 1, (key, link)) for key, child in children)
-    return None
+    return ""  # not reached: _too_deep found a node this deep
 
 
 def _path(link: tuple[Any, ...]) -> str:

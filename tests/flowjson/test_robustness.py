@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gateway.flowjson import validate_flow_json
+from tests.fuzz.strategies import default_stack
 from tests.junk import paths, replaced
 
 VALID = sorted((Path(__file__).parent / "valid").glob("*.json"))
@@ -67,6 +68,44 @@ def test_deep_nesting_is_an_issue(depth: int) -> None:
     [issue] = validate_flow_json(_nested_doc(depth))
     assert issue.error == "INVALID_FLOW_JSON"
     assert issue.path == "screens" + "[0]" * 63
+
+
+_IN_A_SCREEN = '{{"version": "7.3", "screens": [{{"id": "A", "layout": {{"children": {}}}}}]}}'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"version": "7.3", "screens": [' + '{"a": ' * 500 + "1" + "}" * 500 + "]}",
+        '{"version": "7.3", "screens": ' + '[{"a": ' * 250 + "[]" + "}]" * 250 + "}",
+        _IN_A_SCREEN.format("[" * 500 + "]" * 500),
+        "[" * 500 + "x" + "]" * 500,
+        '{"a": ' * 500,
+    ],
+    ids=["objects", "objects-in-arrays", "inside-a-screen", "junk-inside", "unclosed"],
+)
+def test_a_kilobyte_nested_500_deep(text: str) -> None:
+    """Issue 14: such text once raised RecursionError from the position finder."""
+    with default_stack():
+        issues = validate_flow_json(text)
+    [issue] = issues
+    assert (issue.error, issue.rule) == ("INVALID_FLOW_JSON", "F1")
+    assert issue.line == 1
+    assert issue.column is not None
+
+
+def test_a_condition_of_100_000_parentheses() -> None:
+    flow = json.loads(next(p for p in VALID if p.stem == "if_conditions_40").read_text())["flow"]
+    children = flow["screens"][0]["layout"]["children"]
+    children[3]["condition"] = "(" * 100_000 + "${form.animal} == 'cat'" + ")" * 100_000
+    with default_stack():
+        assert [i for i in validate_flow_json(flow, purpose="send") if i.severity == "error"] == []
+        children[3]["condition"] = "(" * 100_000 + "${form.animal} == 'cat'"
+        [issue] = validate_flow_json(flow, purpose="send")
+    assert (issue.error, issue.path) == (
+        "INVALID_PROPERTY_VALUE",
+        "screens[0].layout.children[3].condition",
+    )
 
 
 def test_nesting_up_to_the_limit_is_validated() -> None:
