@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test lint bench fuzz
+.PHONY: install demo test test-wheel lint bench fuzz
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -25,6 +25,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# Build the sdist and wheel, install the wheel into a fresh venv outside the repository
+# and run it there (about a minute; installs from the package registry).
+test-wheel: $(STAMP)
+	$(BIN)/pytest -m wheel tests/e2e/test_wheel.py
 
 # The property-based fuzz tests, long: FUZZ_EXAMPLES examples per entry point.
 fuzz: $(STAMP)

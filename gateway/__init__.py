@@ -26,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "TemplateRef": "gateway.model",
     "RetryPolicy": "gateway.retry",
     "RetrySettings": "gateway.retry",
+    "MissingExtra": "gateway.extras",
     **dict.fromkeys(
         (
             "ErrorDetail",
@@ -84,6 +85,7 @@ __all__ = [
     "InboundEvent",
     "InvalidRequest",
     "MessageStatus",
+    "MissingExtra",
     "OutcomeUnknown",
     "PermissionDenied",
     "ProviderError",
@@ -158,6 +160,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         UnhandledEvent,
         UserIdentityChanged,
     )
+    from gateway.extras import MissingExtra
     from gateway.http import HttpRequest, HttpResponse
     from gateway.identity import UserRef
     from gateway.model import FlowMessage, FlowTemplate, ProviderOptions, TemplateRef

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import importlib.metadata
 import json
 import sys
 from collections.abc import Sequence
@@ -15,12 +16,33 @@ from typing import Any
 from pydantic import ValidationError
 
 from gateway import demo
+from gateway.bundled import DEFAULT_CONFIG
 from gateway.client import Gateway
 from gateway.config import load_config
 from gateway.errors import ConfigError, GatewayError, ProviderError
 from gateway.events import InboundEvent
+from gateway.extras import MissingExtra, extra_for_module, require
 from gateway.log import configure_logging, get_logger, install_log_redaction
 from gateway.model import FlowMessage
+from providers import options_from_mapping
+
+NEEDS: dict[str, tuple[str, str]] = {
+    "demo": ("server", "the demo"),
+    "emulator": ("server", "the emulator"),
+    "serve": ("server", "the receiver"),
+    "inbox": ("server", "the inbox command"),
+    "keygen": ("crypto", "keygen"),
+}
+"""Command → (extra, what needs it): checked before the command starts."""
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("flowgateway")
+    except importlib.metadata.PackageNotFoundError:  # a checkout on sys.path, not installed
+        from gateway import __version__
+
+        return f"{__version__} (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,17 +50,18 @@ def _parser() -> argparse.ArgumentParser:
         prog="flowgateway",
         description="Send WhatsApp Flows through any BSP from one model.",
     )
+    p.add_argument("--version", action="version", version=f"flowgateway {_version()}")
     p.add_argument("--log-level", default="WARNING", help="log level (default: WARNING)")
     p.add_argument("--log-format", choices=["console", "json"], default="console")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="round trip against the embedded emulator (no credentials)")
-    d.add_argument("--config", type=Path, default=demo.DEFAULT_CONFIG, help="config file")
+    d.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file")
 
     sub.add_parser("providers", help="list the available provider adapters")
 
     em = sub.add_parser("emulator", help="serve every provider locally (extra: server)")
-    em.add_argument("--config", type=Path, default=demo.DEFAULT_CONFIG, help="senders = accounts")
+    em.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="senders = accounts")
     em.add_argument("--host", default="127.0.0.1")
     em.add_argument("--port", type=int, default=8580)
 
@@ -140,6 +163,8 @@ def _message(args: argparse.Namespace) -> FlowMessage:
             fields[name] = value
     if args.data is not None:
         fields["data"] = json.loads(args.data)
+    if isinstance(fields.get("options"), dict):  # {"sinch": {...}}: the adapters' own types
+        fields["options"] = options_from_mapping(fields["options"])
     if args.template is not None:
         ref: dict[str, Any] = {"name": args.template, "language": args.language or "en_US"}
         if args.button_index is not None:
@@ -402,6 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure_logging(args.log_level, args.log_format)
     try:
+        if args.command in NEEDS:
+            require(*NEEDS[args.command])
         if args.command == "demo":
             return demo.run(args.config)
         if args.command == "emulator":
@@ -422,6 +449,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(adapter_names()))
             return 0
         return _send(args)
+    except MissingExtra as exc:
+        print(f"flowgateway: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an extra's module imported past the checks
+        extra = extra_for_module(exc.name or "")
+        if extra is None:
+            raise
+        print(f"flowgateway: {MissingExtra(extra, args.command, exc.name or '')}", file=sys.stderr)
+        return 2
     except ValidationError as exc:
         print(f"flowgateway: invalid message:\n{exc}", file=sys.stderr)
         return 2

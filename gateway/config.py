@@ -23,7 +23,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -32,6 +32,8 @@ from gateway.retry import RetrySettings
 
 MAX_DEPTH = 32
 """Deepest nesting of tables and arrays: a real config uses four levels."""
+AsyncBackend = Literal["auto", "aiohttp", "httpx"]
+"""AsyncGateway's HTTP client (``[gateway] async_backend``)."""
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -64,6 +66,9 @@ class GatewaySection(BaseModel):
 
     default_sender: str | None = None
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    async_backend: AsyncBackend = "auto"
+    """AsyncGateway's HTTP client: ``aiohttp`` (extra ``fast``), ``httpx``, or ``auto`` —
+    aiohttp when installed, else httpx. The sync Gateway always uses httpx."""
 
 
 class ReceiverSettings(BaseModel):

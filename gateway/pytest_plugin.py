@@ -8,10 +8,11 @@ def test_my_flow_send(emulator):
     emulator.inject("sinch", "rate_limit")    # the next sinch send gets a 429
 ```
 
-The emulator serves every provider on a free loopback port (uvicorn in a thread); the
-config's sender credentials are the accounts it accepts. Override the
-``flowgateway_config`` fixture to use your own config file (its ``base_url`` values must
-read ``${FLOWGATEWAY_EMULATOR_URL}``, as ``config/gateway.toml`` does).
+The emulator serves every provider on a free loopback port (uvicorn in a thread: extra
+``server``); the config's sender credentials are the accounts it accepts. By default it
+serves the config shipped in the package (``config/gateway.toml`` of the repository);
+override the ``flowgateway_config`` fixture to use your own config file (its ``base_url``
+values must read ``${FLOWGATEWAY_EMULATOR_URL}``, as the default does).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from gateway.bundled import DEFAULT_CONFIG
 from gateway.config import GatewayConfig, load_config
 from gateway.emulator import Emulator, WebhookCall
 from gateway.events import InboundEvent
-
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "gateway.toml"
+from gateway.extras import MissingExtra, missing
 
 
 @dataclass
@@ -73,9 +74,10 @@ class EmulatorFixture:
 @pytest.fixture
 def flowgateway_config() -> Path:
     """The config the ``emulator`` fixture serves; override it in your conftest.py."""
-    if not DEFAULT_CONFIG.exists():
+    if not DEFAULT_CONFIG.is_file():  # a broken install: say what to do instead
         raise pytest.UsageError(
-            "flowgateway: define a `flowgateway_config` fixture returning your config path"
+            f"flowgateway: the packaged config {DEFAULT_CONFIG} is missing; reinstall "
+            "flowgateway or define a `flowgateway_config` fixture returning your config path"
         )
     return DEFAULT_CONFIG
 
@@ -83,6 +85,9 @@ def flowgateway_config() -> Path:
 @pytest.fixture
 def emulator(flowgateway_config: Path) -> Iterator[EmulatorFixture]:
     """Every provider emulated on a free loopback port for the duration of a test."""
+    module = missing("server")
+    if module is not None:  # one line in the report, not a traceback from deep inside
+        pytest.fail(str(MissingExtra("server", "the emulator fixture", module)), pytrace=False)
     from gateway.emulator.server import LoopbackServer
 
     server = LoopbackServer()

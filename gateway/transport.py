@@ -5,17 +5,25 @@ failures become :class:`~gateway.errors.ProviderUnavailable` when the request ce
 did not reach the provider (safe to retry) and :class:`~gateway.errors.OutcomeUnknown`
 when it may have (not retried by default). Any object with the same ``send`` / ``close``
 methods can stand in, e.g. a faster async backend.
+
+Every backend takes the same :class:`HttpSettings`, mapped so that each number means the
+same on httpx and on aiohttp (``tests/e2e/test_transport_parity.py`` holds both to it
+against a slow loopback server).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Protocol, get_args, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
 
-from gateway.errors import OutcomeUnknown, ProviderError, ProviderUnavailable
+from gateway.config import AsyncBackend
+from gateway.errors import ConfigError, OutcomeUnknown, ProviderError, ProviderUnavailable
+from gateway.extras import MissingExtra
 from gateway.http import HttpRequest, HttpResponse
+from gateway.log import get_logger
 
 
 @runtime_checkable
@@ -36,8 +44,52 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None: ...
 
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpSettings:
+    """Timeouts (seconds) and the connection limit of one transport, for every backend.
+
+    A request that fails on a timeout is ``ProviderUnavailable`` (retried) when nothing was
+    sent — ``connect``, ``pool`` — and ``OutcomeUnknown`` when it was — ``read``.
+    """
+
+    connect: float = 5.0
+    """Opening a new connection (TCP, and TLS for https)."""
+    read: float = 30.0
+    """Silence while waiting for the answer and reading it: the longest gap between two
+    bytes, not a bound on the whole answer (a slow trickle is not cut). httpx also
+    bounds sending the request by it; aiohttp cannot (no write timeout: its read timer
+    starts once the request is written), which matters only for a peer that stops
+    reading a body larger than the socket buffers — megabytes; ours are kilobytes.
+    aiohttp rounds values of 5 s and more up to a whole second (its timer coalescing)."""
+    pool: float = 30.0
+    """Waiting for a free connection while ``max_connections`` are busy. httpx bounds the
+    wait and the connect after it separately; aiohttp has one budget for both, given
+    ``max(pool, connect)``: the same as long as a slot frees before ``pool - connect``."""
+    max_connections: int = 100
+    """Connections open at once, all hosts together; further requests wait (``pool``)."""
+    keepalive_expiry: float = 5.0
+    """An idle connection is closed after this long (aiohttp's own default is 15 s)."""
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "pool", "keepalive_expiry"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"HttpSettings.{name} must be a positive number of seconds")
+        if self.max_connections < 1:
+            raise ValueError("HttpSettings.max_connections must be at least 1")
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        # Writing under the read budget: one "silence" setting, whichever way bytes flow.
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.read, pool=self.pool)
+
+    def httpx_limits(self) -> httpx.Limits:
+        return httpx.Limits(
+            max_connections=self.max_connections,
+            max_keepalive_connections=self.max_connections,
+            keepalive_expiry=self.keepalive_expiry,
+        )
+
+
+DEFAULT_SETTINGS = HttpSettings()
 
 # Failures that happen before a byte of the request left: the provider saw nothing.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -76,11 +128,16 @@ def _convert(resp: httpx.Response, content: bytes) -> HttpResponse:
 
 
 class HttpxTransport:
-    """Sync transport on ``httpx.Client`` (inject one to use respx or ``MockTransport``)."""
+    """Sync transport on ``httpx.Client`` (inject one to use respx or ``MockTransport``;
+    ``settings`` apply to the client made here, an injected one keeps its own)."""
 
-    def __init__(self, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, client: httpx.Client | None = None, *, settings: HttpSettings = DEFAULT_SETTINGS
+    ) -> None:
         self._owned = client is None
-        self._client = client or httpx.Client(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+        self._client = client or httpx.Client(
+            timeout=settings.httpx_timeout(), limits=settings.httpx_limits()
+        )
 
     def send(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -95,11 +152,15 @@ class HttpxTransport:
 
 
 class AsyncHttpxTransport:
-    """Async transport on ``httpx.AsyncClient``."""
+    """Async transport on ``httpx.AsyncClient`` (``settings`` as for HttpxTransport)."""
 
-    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient | None = None, *, settings: HttpSettings = DEFAULT_SETTINGS
+    ) -> None:
         self._owned = client is None
-        self._client = client or httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS)
+        self._client = client or httpx.AsyncClient(
+            timeout=settings.httpx_timeout(), limits=settings.httpx_limits()
+        )
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -113,10 +174,27 @@ class AsyncHttpxTransport:
             await self._client.aclose()
 
 
-def default_async_transport() -> AsyncTransport:
-    """aiohttp when installed (extra ``fast``: the fastest measured), else httpx."""
-    try:
-        from gateway.transport_aiohttp import AiohttpTransport
-    except ImportError:
-        return AsyncHttpxTransport()
-    return AiohttpTransport()
+def default_async_transport(
+    backend: AsyncBackend = "auto", *, settings: HttpSettings = DEFAULT_SETTINGS
+) -> AsyncTransport:
+    """AsyncGateway's transport for ``[gateway] async_backend``: ``aiohttp`` (extra
+    ``fast``, the fastest measured; MissingExtra without it), ``httpx``, or ``auto`` —
+    aiohttp when installed, else httpx. Logs the choice (``transport.async_backend``)."""
+    if backend not in get_args(AsyncBackend):
+        raise ConfigError("gateway.async_backend", f"unknown backend {backend!r}")
+    used = "httpx" if backend == "httpx" else "aiohttp"
+    if used == "aiohttp":
+        try:
+            from gateway.transport_aiohttp import AiohttpTransport
+        except MissingExtra as exc:  # aiohttp absent (a broken install still raises)
+            if backend == "aiohttp":
+                feature = '[gateway] async_backend = "aiohttp"'
+                raise MissingExtra("fast", feature, exc.name or "aiohttp") from None
+            used = "httpx"
+    transport: AsyncTransport = (
+        AiohttpTransport(settings=settings)
+        if used == "aiohttp"
+        else AsyncHttpxTransport(settings=settings)
+    )
+    get_logger().info("transport.async_backend", backend=used, setting=backend)
+    return transport

@@ -1,43 +1,69 @@
-"""An async transport on aiohttp (extra ``fast``): the default for AsyncGateway when present.
+"""An async transport on aiohttp (extra ``fast``): AsyncGateway's default when present.
 
 Measured on these 2-core machines against the emulator over loopback (see
 benchmarks/run.py): aiohttp sustains several times httpx's async pool at 64 concurrent
-requests, so AsyncGateway picks it when installed and falls back to httpx otherwise.
-Failures map exactly as in :mod:`gateway.transport`: nothing sent → ProviderUnavailable
-(retried), sent but unanswered → OutcomeUnknown (not retried by default).
+requests, so ``[gateway] async_backend = "auto"`` picks it when installed and falls back
+to httpx otherwise. Failures map exactly as in :mod:`gateway.transport`: nothing sent →
+ProviderUnavailable (retried), sent but unanswered → OutcomeUnknown (not retried by
+default). Timeouts and limits come from the same :class:`~gateway.transport.HttpSettings`
+as httpx's, mapped to mean the same.
 """
 
 from __future__ import annotations
 
-import aiohttp
+from gateway.extras import require
 
-from gateway.errors import ProviderError
-from gateway.http import HttpRequest, HttpResponse
-from gateway.transport import request_failed
+require("fast", "the aiohttp transport")
+
+import aiohttp  # noqa: E402 - after the check, so that a missing extra says which
+
+from gateway.errors import ProviderError  # noqa: E402
+from gateway.http import HttpRequest, HttpResponse  # noqa: E402
+from gateway.transport import DEFAULT_SETTINGS, HttpSettings, request_failed  # noqa: E402
 
 
 class AiohttpTransport:
-    """:class:`~gateway.transport.AsyncTransport` on one ``aiohttp.ClientSession``."""
+    """:class:`~gateway.transport.AsyncTransport` on one ``aiohttp.ClientSession``.
+
+    ``settings`` apply to the session made here (an injected one keeps its own);
+    ``timeout`` (read), ``connect_timeout`` and ``limit`` (max_connections) are
+    shorthands that override single fields.
+    """
 
     def __init__(
         self,
         session: aiohttp.ClientSession | None = None,
         *,
-        timeout: float = 30.0,
-        connect_timeout: float = 5.0,
-        limit: int = 100,
+        settings: HttpSettings = DEFAULT_SETTINGS,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        limit: int | None = None,
     ) -> None:
+        s = HttpSettings(
+            connect=settings.connect if connect_timeout is None else connect_timeout,
+            read=settings.read if timeout is None else timeout,
+            pool=settings.pool,
+            max_connections=settings.max_connections if limit is None else limit,
+            keepalive_expiry=settings.keepalive_expiry,
+        )
         self._session = session
         self._owned = session is None
+        # aiohttp's ``connect`` covers waiting for a pool slot *and* connecting;
+        # ``sock_connect`` the connecting alone, which is httpx's ``connect``.
         self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout, sock_read=timeout
+            total=None, connect=max(s.pool, s.connect), sock_connect=s.connect, sock_read=s.read
         )
-        self._limit = limit
+        self.settings = s
 
     def _client(self) -> aiohttp.ClientSession:
         # Created on first use: a session belongs to the running event loop.
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self._limit, limit_per_host=self._limit)
+            s = self.settings
+            connector = aiohttp.TCPConnector(
+                limit=s.max_connections,
+                limit_per_host=0,  # none, as httpx: max_connections counts every host
+                keepalive_timeout=s.keepalive_expiry,
+            )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=self._timeout, auto_decompress=True
             )

@@ -1,6 +1,10 @@
 """The encrypted Flow data-exchange endpoint (extra ``crypto``; its ASGI app: ``server``)."""
 
-from gateway.endpoint.crypto import (
+from gateway.extras import require
+
+require("crypto", "the Flow endpoint")  # before the imports below, which need it
+
+from gateway.endpoint.crypto import (  # noqa: E402
     DecryptionError,
     EndpointError,
     MalformedRequest,
@@ -8,7 +12,7 @@ from gateway.endpoint.crypto import (
     encrypt_response,
     load_private_key,
 )
-from gateway.endpoint.handler import (
+from gateway.endpoint.handler import (  # noqa: E402
     EndpointResponse,
     FlowEndpoint,
     FlowRequest,
@@ -17,7 +21,7 @@ from gateway.endpoint.handler import (
     complete,
     next_screen,
 )
-from gateway.endpoint.media import MediaDecryptionError, decrypt_media
+from gateway.endpoint.media import MediaDecryptionError, decrypt_media  # noqa: E402
 
 __all__ = [
     "DecryptionError",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.endpoint.handler import FlowEndpoint
+from gateway.extras import require
 
 
 def endpoint_app(endpoint: FlowEndpoint, path: str = "/") -> Any:
     """A Starlette app serving ``endpoint`` at ``path``; mount it anywhere."""
+    require("server", "the endpoint's ASGI app")
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
