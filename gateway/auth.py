@@ -1,8 +1,9 @@
 """Bearer tokens fetched by the gateway for adapters that need them (e.g. Sinch OAuth).
 
-The adapter describes the token request and reads the answer; the gateway performs it.
-:class:`TokenCache` holds the decision logic (is the cached token still good?) shared by
-the sync and async gateways, which only add the request under their own lock, so that
+The adapter describes the token request and reads the answer; the send protocol
+(:mod:`gateway.protocol`) asks for it. :class:`TokenCache` holds the token and the decision
+(is the cached token still good?); its locks are held by the client driving the protocol
+(a thread lock for the sync gateway, an asyncio lock for the async one), so that
 concurrent sends share one token request instead of stampeding the token endpoint.
 """
 

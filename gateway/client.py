@@ -1,25 +1,25 @@
 """``Gateway`` and ``AsyncGateway`` (contract): thin IO shells around one shared core.
 
-Everything that does not wait on the network lives in :class:`~gateway.core.GatewayCore`.
-The two shells only add the transport calls (the send inside tenacity's retry loop, and
-the token request under a lock).
+Everything that does not wait lives in :class:`~gateway.core.GatewayCore` and in the send
+protocol (:mod:`gateway.protocol`: tokens, refresh, retries, pauses). Each shell only
+drives that protocol: ``_run`` makes the requests, takes the pauses and holds the token
+lock it asks for, the one way its twin cannot.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
-from gateway.auth import TokenCache
 from gateway.config import GatewayConfig, load_config
-from gateway.core import GatewayCore, Parse, Sender, T
+from gateway.core import GatewayCore, Sender, T
 from gateway.errors import ProviderError
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
-from gateway.http import HttpRequest, HttpResponse
+from gateway.http import HttpRequest
 from gateway.model import FlowMessage, FlowTemplate
+from gateway.protocol import Flow, Sleep, exchange
 from gateway.retry import RetryPolicy
 from gateway.transport import (
     AsyncTransport,
@@ -43,6 +43,7 @@ class _Base(Generic[TransportT]):
         retry: RetryPolicy | None = None,
     ) -> None:
         self._core = _make_core(core, retry)
+        self._config = core if isinstance(core, GatewayConfig) else None
         self._transport: TransportT = (
             transport if transport is not None else self._default_transport()
         )
@@ -80,27 +81,33 @@ class Gateway(_Base[Transport]):
     def _default_transport(self) -> Transport:
         return HttpxTransport()
 
-    def send(self, msg: FlowMessage) -> SendReceipt:
-        """Send ``msg`` through its sender (explicit, routed, or the default)."""
+    def send(self, msg: FlowMessage, *, max_wait: float | None = None) -> SendReceipt:
+        """Send ``msg`` through its sender (explicit, routed, or the default).
+
+        ``max_wait`` bounds the seconds spent waiting between attempts (None: the retry
+        policy alone decides).
+
+        Raises:
+            ProviderError: the provider refused, or failed past the retry policy.
+            RateLimited: a ``Retry-After`` would take the waits past ``max_wait``.
+            ConfigError: no sender for ``msg``.
+            UnsupportedFeature: the provider cannot express ``msg`` (nothing was sent).
+        """
         sender, request = self._core.plan_send(msg)
-        return self._execute(sender, "send", request, self._core.send_parser(sender, msg))
+        parse = self._core.send_parser(sender, msg)
+        return self._run(exchange(self._core, sender, "send", request, parse, max_wait=max_wait))
 
     def create_template(self, tpl: FlowTemplate, sender: str | None = None) -> TemplateReceipt:
         """Submit a FLOW-button template for review."""
         s, request = self._core.plan_template(tpl, sender)
-        return self._execute(
-            s,
-            "create_template",
-            request,
-            lambda r: s.adapter.parse_create_template_response(r, tpl),
-        )
+        parse = lambda r: s.adapter.parse_create_template_response(r, tpl)  # noqa: E731
+        return self._run(exchange(self._core, s, "create_template", request, parse))
 
     def register_public_key(self, public_key_pem: str, sender: str | None = None) -> bool:
         """Register the Flow endpoint's business public key for ``sender``'s number."""
         s, request = self._core.plan_public_key(public_key_pem, sender)
-        return self._execute(
-            s, "register_public_key", request, s.adapter.parse_register_public_key_response
-        )
+        parse = s.adapter.parse_register_public_key_response
+        return self._run(exchange(self._core, s, "register_public_key", request, parse))
 
     def handle_webhook(
         self,
@@ -119,51 +126,26 @@ class Gateway(_Base[Transport]):
         """Answer a webhook subscription handshake (Meta's ``hub.challenge``)."""
         return self._core.verify_challenge(sender, params)
 
-    def _execute(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T]) -> T:
-        policy = self._core.retry
-        try:
-            return self._attempt(sender, op, request, parse, 1)
-        except ProviderError as exc:
-            if not policy.retries_after(exc):
-                raise
-            policy.pause(exc)
-        for attempt in policy.retrying(after=1):
-            with attempt:
-                n = attempt.retry_state.attempt_number + 1
-                return self._attempt(sender, op, request, parse, n)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-    def _attempt(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T], n: int) -> T:
-        started = time.perf_counter()
-        outcome: HttpResponse | ProviderError
-        try:
-            outcome = self._send_once(sender, request)
-        except ProviderError as exc:
-            outcome = exc
-        return self._core.conclude(sender, op, n, started, outcome, parse)
-
-    def _send_once(self, sender: Sender, request: HttpRequest) -> HttpResponse:
-        cache = sender.tokens
-        if cache is None:
-            return self._transport.send(request)
-        token = self._token(sender, cache)
-        resp = self._transport.send(sender.adapter.authorize(request, token))
-        if resp.status_code == 401 and sender.adapter.token_expired(resp):
-            cache.invalidate(token)  # revoked early: refresh once and resend
-            token = self._token(sender, cache)
-            resp = self._transport.send(sender.adapter.authorize(request, token))
-        return resp
-
-    def _token(self, sender: Sender, cache: TokenCache) -> str:
-        token = cache.valid()
-        if token is None:
-            with cache.thread_lock:  # one token request, however many threads wait
-                token = cache.valid()
-                if token is None:
-                    started = time.perf_counter()
-                    resp = self._transport.send(self._core.token_request(sender))
-                    token = self._core.take_token(sender, started, resp)
-        return token
+    def _run(self, flow: Flow[T]) -> T:
+        """Drive a protocol flow: its requests on the transport, its pauses, its token lock."""
+        outcome: Any = None
+        while True:
+            try:
+                action = flow.send(outcome)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(action, HttpRequest):
+                try:
+                    outcome = self._transport.send(action)
+                except ProviderError as exc:
+                    outcome = exc
+            elif isinstance(action, Sleep):
+                self._core.retry.sleep(action.seconds)
+                outcome = None
+            else:  # FetchToken: one token request, however many threads wait
+                with action.cache.thread_lock:
+                    outcome = self._run(action.flow)
 
     def close(self) -> None:
         self._transport.close()
@@ -181,31 +163,32 @@ class AsyncGateway(_Base[AsyncTransport]):
     """Asynchronous twin of :class:`Gateway` with the same methods, awaitable."""
 
     def _default_transport(self) -> AsyncTransport:
-        return default_async_transport()
+        # [gateway] async_backend; a core or bare adapters carry no config: "auto".
+        return default_async_transport(
+            self._config.gateway.async_backend if self._config else "auto"
+        )
 
-    async def send(self, msg: FlowMessage) -> SendReceipt:
-        """Send ``msg`` through its sender (explicit, routed, or the default)."""
+    async def send(self, msg: FlowMessage, *, max_wait: float | None = None) -> SendReceipt:
+        """Send ``msg`` through its sender; as :meth:`Gateway.send` (same ``max_wait``,
+        same errors)."""
         sender, request = self._core.plan_send(msg)
-        return await self._execute(sender, "send", request, self._core.send_parser(sender, msg))
+        parse = self._core.send_parser(sender, msg)
+        flow = exchange(self._core, sender, "send", request, parse, max_wait=max_wait)
+        return await self._run(flow)
 
     async def create_template(
         self, tpl: FlowTemplate, sender: str | None = None
     ) -> TemplateReceipt:
         """Submit a FLOW-button template for review."""
         s, request = self._core.plan_template(tpl, sender)
-        return await self._execute(
-            s,
-            "create_template",
-            request,
-            lambda r: s.adapter.parse_create_template_response(r, tpl),
-        )
+        parse = lambda r: s.adapter.parse_create_template_response(r, tpl)  # noqa: E731
+        return await self._run(exchange(self._core, s, "create_template", request, parse))
 
     async def register_public_key(self, public_key_pem: str, sender: str | None = None) -> bool:
         """Register the Flow endpoint's business public key for ``sender``'s number."""
         s, request = self._core.plan_public_key(public_key_pem, sender)
-        return await self._execute(
-            s, "register_public_key", request, s.adapter.parse_register_public_key_response
-        )
+        parse = s.adapter.parse_register_public_key_response
+        return await self._run(exchange(self._core, s, "register_public_key", request, parse))
 
     async def handle_webhook(
         self,
@@ -224,53 +207,26 @@ class AsyncGateway(_Base[AsyncTransport]):
         """Answer a webhook subscription handshake (Meta's ``hub.challenge``)."""
         return self._core.verify_challenge(sender, params)
 
-    async def _execute(self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T]) -> T:
-        policy = self._core.retry
-        try:
-            return await self._attempt(sender, op, request, parse, 1)
-        except ProviderError as exc:
-            if not policy.retries_after(exc):
-                raise
-            await policy.async_pause(exc)
-        async for attempt in policy.async_retrying(after=1):
-            with attempt:
-                n = attempt.retry_state.attempt_number + 1
-                return await self._attempt(sender, op, request, parse, n)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
-
-    async def _attempt(
-        self, sender: Sender, op: str, request: HttpRequest, parse: Parse[T], n: int
-    ) -> T:
-        started = time.perf_counter()
-        outcome: HttpResponse | ProviderError
-        try:
-            outcome = await self._send_once(sender, request)
-        except ProviderError as exc:
-            outcome = exc
-        return self._core.conclude(sender, op, n, started, outcome, parse)
-
-    async def _send_once(self, sender: Sender, request: HttpRequest) -> HttpResponse:
-        cache = sender.tokens
-        if cache is None:
-            return await self._transport.send(request)
-        token = await self._token(sender, cache)
-        resp = await self._transport.send(sender.adapter.authorize(request, token))
-        if resp.status_code == 401 and sender.adapter.token_expired(resp):
-            cache.invalidate(token)  # revoked early: refresh once and resend
-            token = await self._token(sender, cache)
-            resp = await self._transport.send(sender.adapter.authorize(request, token))
-        return resp
-
-    async def _token(self, sender: Sender, cache: TokenCache) -> str:
-        token = cache.valid()
-        if token is None:
-            async with cache.async_lock:  # one token request, however many tasks wait
-                token = cache.valid()
-                if token is None:
-                    started = time.perf_counter()
-                    resp = await self._transport.send(self._core.token_request(sender))
-                    token = self._core.take_token(sender, started, resp)
-        return token
+    async def _run(self, flow: Flow[T]) -> T:
+        """Drive a protocol flow: its requests on the transport, its pauses, its token lock."""
+        outcome: Any = None
+        while True:
+            try:
+                action = flow.send(outcome)
+            except StopIteration as done:
+                result: T = done.value
+                return result
+            if isinstance(action, HttpRequest):
+                try:
+                    outcome = await self._transport.send(action)
+                except ProviderError as exc:
+                    outcome = exc
+            elif isinstance(action, Sleep):
+                await self._core.retry.async_sleep(action.seconds)
+                outcome = None
+            else:  # FetchToken: one token request, however many tasks wait
+                async with action.cache.async_lock:
+                    outcome = await self._run(action.flow)
 
     async def close(self) -> None:
         await self._transport.aclose()

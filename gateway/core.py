@@ -1,6 +1,7 @@
 """The IO-free heart of the gateway, shared by :class:`~gateway.client.Gateway` and
 :class:`~gateway.client.AsyncGateway`: routing, building requests, reading responses,
-tokens, logging, and webhook verification and parsing.
+tokens, logging, and webhook verification and parsing. The send protocol that strings
+these together (tokens, retries, pauses) is :mod:`gateway.protocol`.
 """
 
 from __future__ import annotations
@@ -174,41 +175,46 @@ class GatewayCore:
         sender = self.sender(sender_name)
         return sender, sender.adapter.build_create_template(tpl)
 
-    def conclude(
+    def failed(
         self,
         sender: Sender,
         op: str,
         attempt: int,
         started: float,
-        outcome: HttpResponse | ProviderError,
-        parse: Parse[T],
-    ) -> T:
-        """Parse a response (or take a transport failure); log it; return or raise."""
-        status_code = outcome.status_code if isinstance(outcome, HttpResponse) else None
-        try:
-            if isinstance(outcome, ProviderError):
-                raise outcome
-            result = parse(outcome)
-        except ProviderError as exc:
-            exc.provider = exc.provider or sender.provider
-            exc.message = secrets.scrub(exc.message)
-            exc.args = (exc.message,)
-            will_retry = self.retry.should_retry(exc) and attempt < self.retry.settings.max_attempts
-            self.log.warning(
-                f"{op}.failed",
-                sender=sender.name,
-                provider=sender.provider,
-                attempt=attempt,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                status_code=exc.status_code if exc.status_code is not None else status_code,
-                error=exc.category,
-                code=exc.code,
-                will_retry=will_retry,
-                reason=exc.message,
-            )
-            raise
+        status_code: int | None,
+        exc: ProviderError,
+        *,
+        will_retry: bool,
+    ) -> None:
+        """Make a failure ours (provider named, secrets scrubbed from its message); log it."""
+        exc.provider = exc.provider or sender.provider
+        exc.message = secrets.scrub(exc.message)
+        exc.args = (exc.message,)
+        self.log.warning(
+            f"{op}.failed",
+            sender=sender.name,
+            provider=sender.provider,
+            attempt=attempt,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            status_code=exc.status_code if exc.status_code is not None else status_code,
+            error=exc.category,
+            code=exc.code,
+            will_retry=will_retry,
+            reason=exc.message,
+        )
+
+    def succeeded(
+        self,
+        sender: Sender,
+        op: str,
+        attempt: int,
+        started: float,
+        status_code: int | None,
+        result: object,
+    ) -> None:
+        """Log a parsed response."""
         if not enabled(logging.INFO):  # the hot path: no event to build
-            return result
+            return
         self.log.info(
             f"{op}.ok",
             sender=sender.name,
@@ -218,7 +224,6 @@ class GatewayCore:
             status_code=status_code,
             message_id=getattr(result, "message_id", None) or getattr(result, "template_id", None),
         )
-        return result
 
     # -- inbound -----------------------------------------------------------------------
 

@@ -1,9 +1,10 @@
-"""One retry policy for the sync and the async gateway.
+"""One retry policy for every client that sends (the rules, not the loop).
 
-The policy decides *whether* (the error's ``retryable`` flag, plus the ambiguous-outcome
-switch) and *how long* (``Retry-After`` when the provider gives one, capped; otherwise
-exponential backoff with full jitter). tenacity runs the loop: ``Retrying`` for
-:class:`~gateway.client.Gateway`, ``AsyncRetrying`` for :class:`~gateway.client.AsyncGateway`.
+The policy decides *whether* (the error's ``retryable`` flag, the ambiguous-outcome switch
+and ``max_attempts``) and *how long* (``Retry-After`` when the provider gives one, capped;
+otherwise exponential backoff with full jitter), and tenacity applies them. The loop is
+the send protocol in :mod:`gateway.protocol`, which both clients drive; the policy also
+carries the sleep each driver uses, so tests can record waits instead of taking them.
 """
 
 from __future__ import annotations
@@ -12,10 +13,18 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import AsyncRetrying, RetryCallState, Retrying, stop_after_attempt
+from tenacity import (
+    DoSleep,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_any,
+)
+from tenacity.stop import stop_base
 
 from gateway.errors import OutcomeUnknown, ProviderError
 
@@ -35,7 +44,14 @@ class RetrySettings(BaseModel):
 
 
 class RetryPolicy:
-    """Turns :class:`RetrySettings` into tenacity controllers."""
+    """:class:`RetrySettings` as tenacity's rules, plus the sleeps that take the waits.
+
+    tenacity decides (``retry_if_exception``, ``stop_after_attempt``, the wait) through its
+    own state machine, ``Retrying.iter``, which is sans-IO: the send protocol
+    (:mod:`gateway.protocol`) steps it after each failed attempt and yields the pause it
+    returns, so the sync and async clients share one loop. The first attempt needs no
+    tenacity state at all: it is created on the first failure only.
+    """
 
     def __init__(
         self,
@@ -46,11 +62,18 @@ class RetryPolicy:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings or RetrySettings()
-        self._sleep = sleep
-        self._async_sleep = async_sleep
+        self.sleep = sleep
+        self.async_sleep = async_sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._rules = Retrying(
+            retry=retry_if_exception(self.should_retry),
+            stop=stop_any(stop_after_attempt(self.settings.max_attempts), _past_max_wait),
+            wait=self._wait,
+            reraise=True,
+        )
 
     def should_retry(self, exc: BaseException) -> bool:
+        """Whether ``exc`` may be retried at all (attempts left aside)."""
         if isinstance(exc, OutcomeUnknown):
             return self.settings.retry_ambiguous
         return isinstance(exc, ProviderError) and exc.retryable
@@ -64,44 +87,44 @@ class RetryPolicy:
         ceiling = min(s.max_backoff, s.initial_backoff * s.multiplier ** (attempt - 1))
         return self._rng.uniform(0, ceiling)
 
-    def _waiter(self, after: int) -> Any:
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            return self.delay(exc, state.attempt_number + after)
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return self.delay(exc, state.attempt_number)
 
-        return wait
+    def begin(self, max_wait: float | None = None) -> RetryCallState:
+        """tenacity's state for one exchange's retries; ``max_wait`` bounds its pauses."""
+        rules = self._rules.copy()  # its own statistics, as tenacity's own wrappers do
+        rules.begin()
+        return RetryCallState(rules, fn=None, args=(), kwargs={"max_wait": max_wait})
 
-    def _retry(self, state: RetryCallState) -> bool:
-        if state.outcome is None or not state.outcome.failed:
-            return False
-        exc = state.outcome.exception()
-        return exc is not None and self.should_retry(exc)
+    def after_failure(self, state: RetryCallState, exc: ProviderError) -> Verdict:
+        """Record failed attempt ``state.attempt_number`` and ask tenacity what comes next."""
+        state.set_exception((type(exc), exc, exc.__traceback__))
+        try:
+            action = state.retry_object.iter(state)
+        except ProviderError:  # tenacity gives up by re-raising the failure
+            late = state.attempt_number < self.settings.max_attempts and _past_max_wait(state)
+            return Verdict(None, late=late)
+        assert isinstance(action, DoSleep)  # DoAttempt only ever comes before a first attempt
+        state.prepare_for_next_attempt()
+        return Verdict(float(action), late=False)
 
-    def _kwargs(self, after: int) -> dict[str, Any]:
-        return {
-            "retry": self._retry,
-            "wait": self._waiter(after),
-            "stop": stop_after_attempt(self.settings.max_attempts - after),
-            "reraise": True,
-        }
 
-    # The first attempt runs without tenacity (it succeeds almost always, and building a
-    # retry controller per send costs more than the send's own work); after a retryable
-    # failure the gateway pauses, then tenacity runs the remaining attempts.
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """After a failed attempt: the pause before the next (None: give up), and whether
+    giving up was ``max_wait``'s doing."""
 
-    def retries_after(self, exc: ProviderError) -> bool:
-        """Whether a failed first attempt is followed by tenacity's retries."""
-        return self.should_retry(exc) and self.settings.max_attempts > 1
+    pause: float | None
+    late: bool
 
-    def pause(self, exc: ProviderError) -> None:
-        self._sleep(self.delay(exc, 1))
 
-    async def async_pause(self, exc: ProviderError) -> None:
-        await self._async_sleep(self.delay(exc, 1))
+class _PastMaxWait(stop_base):
+    """Stop when the next pause would take one exchange's waits past its ``max_wait``."""
 
-    def retrying(self, after: int = 0) -> Retrying:
-        """Attempts ``after + 1`` … ``max_attempts``."""
-        return Retrying(sleep=self._sleep, **self._kwargs(after))
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        max_wait = retry_state.kwargs["max_wait"]
+        return max_wait is not None and retry_state.idle_for + retry_state.upcoming_sleep > max_wait
 
-    def async_retrying(self, after: int = 0) -> AsyncRetrying:
-        return AsyncRetrying(sleep=self._async_sleep, **self._kwargs(after))
+
+_past_max_wait = _PastMaxWait()

@@ -144,6 +144,25 @@ def test_rate_limit_without_retry_after_uses_backoff(make_driver: Any) -> None:
     assert 0 <= d.sleeps.calls[0] <= 0.25
 
 
+def test_max_wait_refuses_a_longer_retry_after(make_driver: Any) -> None:
+    d = make_driver()
+    with respx.mock() as mock:
+        route = mock.post(URL).mock(side_effect=[_graph(130429, 429, **{"Retry-After": "30"}), OK])
+        with pytest.raises(RateLimited) as info:
+            d._run(d.gw.send(MSG, max_wait=5))
+    assert route.call_count == 1
+    assert d.sleeps.calls == []
+    assert info.value.retry_after == 30.0
+
+
+def test_max_wait_allows_a_shorter_retry_after(make_driver: Any) -> None:
+    d = make_driver()
+    with respx.mock() as mock:
+        mock.post(URL).mock(side_effect=[_graph(130429, 429, **{"Retry-After": "2"}), OK])
+        assert d._run(d.gw.send(MSG, max_wait=5)).message_id == "wamid.OK"
+    assert d.sleeps.calls == [2.0]
+
+
 def test_policy_delay_is_deterministic_with_seeded_rng() -> None:
     policy = RetryPolicy(RetrySettings(initial_backoff=1, max_backoff=10), rng=random.Random(7))
     same = RetryPolicy(RetrySettings(initial_backoff=1, max_backoff=10), rng=random.Random(7))
