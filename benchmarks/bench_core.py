@@ -13,12 +13,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import timeit
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests.kits
 
 from gateway import FlowMessage
 from providers import get_adapter
+from tests.kits import KITS
 
 ADAPTER = get_adapter(
     "meta_cloud",
@@ -44,78 +49,11 @@ def ours_build() -> bytes:
 
 
 def floor_payload(provider: str) -> dict[str, Any]:
-    """The same message, written by hand in each provider's shape."""
-    f = FIELDS
-    header, body, footer = (
-        {"type": "text", "text": f["header"]},
-        {"text": f["body"]},
-        {"text": f["footer"]},
-    )
-    payload = {"screen": f["screen"], "data": f["data"]}
-    if provider == "sinch":
-        flow = {
-            "header": header,
-            "body": body,
-            "footer": footer,
-            "flow_id": f["flow_id"],
-            "flow_token": f["flow_token"],
-            "flow_mode": "published",
-            "flow_cta": f["flow_cta"],
-            "flow_action": "navigate",
-            "flow_action_payload": payload,
-        }
-        return {
-            "app_id": "a",
-            "recipient": {
-                "identified_by": {
-                    "channel_identities": [{"channel": "WHATSAPP", "identity": f["to"]}]
-                }
-            },
-            "message": {
-                "channel_specific_message": {"WHATSAPP": {"message_type": "FLOWS", "message": flow}}
-            },
-        }
-    if provider == "onemsg":
-        return {
-            "phone": int(f["to"].lstrip("+")),
-            "body": f["body"],
-            "header": f["header"],
-            "footer": f["footer"],
-            "flowId": f["flow_id"],
-            "flowToken": f["flow_token"],
-            "flowCta": f["flow_cta"],
-            "flowAction": "navigate",
-            "flowActionPayload": payload,
-            "mode": "published",
-            "flowMessageVersion": "3",
-        }
-    params = {
-        "flow_message_version": "3",
-        "flow_id": f["flow_id"],
-        "flow_cta": f["flow_cta"],
-        "mode": "published",
-        "flow_token": f["flow_token"],
-        "flow_action": "navigate",
-        "flow_action_payload": payload,
-    }
-    onprem = provider == "dialog360_onprem"
-    interactive = {
-        "type": "galaxy_message" if onprem else "flow",
-        "header": header,
-        "body": body,
-        "footer": footer,
-        "action": {"name": "" if onprem else "flow", "parameters": params},
-    }
-    out: dict[str, Any] = {} if onprem else {"messaging_product": "whatsapp"}
-    out.update(
-        {
-            "recipient_type": "individual",
-            "to": f["to"],
-            "type": "interactive",
-            "interactive": interactive,
-        }
-    )
-    return out
+    """The same message, written by hand in the provider's shape: by its test kit
+    (tests/contract/<provider>/kit.py), with the kit's settings."""
+    kit = KITS[provider]
+    payload: dict[str, Any] = kit.flow_body(kit.settings, FIELDS["to"], FIELDS)
+    return payload
 
 
 def floor_build() -> bytes:

@@ -37,16 +37,10 @@ from bench_endpoint import measure as measure_endpoint  # noqa: E402
 
 from gateway import AsyncGateway, FlowMessage, Gateway  # noqa: E402
 from gateway.transport import AsyncHttpxTransport, HttpxTransport  # noqa: E402
-from providers import get_adapter  # noqa: E402
+from providers import adapter_names, get_adapter  # noqa: E402
+from tests.kits import KITS  # noqa: E402
 
 Row = dict[str, Any]
-SETTINGS: dict[str, dict[str, Any]] = {
-    "meta_cloud": {"phone_number_id": "1234567890", "access_token": "bench-token"},
-    "dialog360_cloud": {"api_key": "bench-key"},
-    "dialog360_onprem": {"api_key": "bench-key"},
-    "sinch": {"project_id": "p", "app_id": "a", "key_id": "k", "key_secret": "s", "auth": "basic"},
-    "onemsg": {"instance_id": "i", "token": "t"},
-}
 
 
 def per_call_us(fn: Callable[[], object], number: int, rounds: int) -> float:
@@ -59,8 +53,8 @@ def _encode(payload: dict[str, Any]) -> bytes:
 
 def bench_build(rounds: int, number: int) -> list[Row]:
     rows = []
-    for provider, settings in SETTINGS.items():
-        adapter = get_adapter(provider, **settings)
+    for provider in adapter_names():  # every registered provider, with its test kit's settings
+        adapter = get_adapter(provider, **KITS[provider].settings)
         expected = floor_payload(provider)
         assert json.loads(adapter.build_send(FlowMessage(**FIELDS)).content) == expected, provider
         ours = per_call_us(

@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,137 +15,45 @@ from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.transport import AsyncHttpxTransport
 
-CONTRACT = Path(__file__).parent / "contract"
+# Re-exported for provider-specific unit tests that read them here; Meta is also the
+# default sender of make_driver().
+from tests.contract.meta_cloud.kit import GRAPH as GRAPH
+from tests.contract.meta_cloud.kit import META_SETTINGS as META_SETTINGS
+from tests.contract.meta_cloud.kit import META_TOKEN as META_TOKEN
+from tests.contract.sinch.kit import SINCH_AUTH_URL as SINCH_AUTH_URL
+from tests.kits import CONTRACT as CONTRACT
+from tests.kits import KITS, Credentials, load_fixture_files
 
-META_TOKEN = "EAAG-test-access-token-0123456789"
-META_APP_SECRET = "meta-app-secret-abcdef123456"
-META_VERIFY_TOKEN = "verify-me-please-42"
-META_SETTINGS: dict[str, Any] = {
-    "phone_number_id": "1234567890",
-    "waba_id": "102290129340398",
-    "api_version": "v24.0",
-    "access_token": META_TOKEN,
-    "app_secret": META_APP_SECRET,
-    "verify_token": META_VERIFY_TOKEN,
-}
-GRAPH = "https://graph.facebook.com/v24.0"
+PROVIDERS: dict[str, dict[str, Any]] = {name: kit.settings for name, kit in KITS.items()}
+"""Settings of one sender per provider, as the contract fixtures assume (from the kits)."""
 
-D360_KEY = "d360-test-key-0123456789"
-D360_WEBHOOK_SECRET = "Basic d2ViaG9vazpzM2NyM3Q="
-ONEMSG_TOKEN = "1msg-token-abcdef0123456789"
-ONEMSG_WEBHOOK_TOKEN = "1msg-webhook-url-token-42"
-NAMESPACE = "c8ae5f90_307a_ca4c_b8f6_d1e2a2573574"
-SINCH_KEY_SECRET = "key-secret-456"
-SINCH_WEBHOOK_SECRET = "sinch-webhook-secret-789"
-SINCH_ACCESS_TOKEN = "sinch-oauth-access-token-xyz"
-SINCH_AUTH_URL = "https://auth.sinch.com/oauth2/token"
-
-PROVIDERS: dict[str, dict[str, Any]] = {
-    "meta_cloud": META_SETTINGS,
-    "dialog360_cloud": {
-        "api_key": D360_KEY,
-        "webhook_auth_value": D360_WEBHOOK_SECRET,
-        "phone_number_id": "106540352242922",
-    },
-    "dialog360_onprem": {
-        "api_key": D360_KEY,
-        "namespace": NAMESPACE,
-        "webhook_auth_value": D360_WEBHOOK_SECRET,
-        "channel_id": "onprem-channel-1",
-    },
-    "onemsg": {
-        "instance_id": "inst12345",
-        "token": ONEMSG_TOKEN,
-        "namespace": NAMESPACE,
-        "webhook_token": ONEMSG_WEBHOOK_TOKEN,
-    },
-    "sinch": {
-        "project_id": "proj-1234",
-        "app_id": "01HAPPID0000000000000000AB",
-        "region": "eu",
-        "key_id": "key-id-123",
-        "key_secret": SINCH_KEY_SECRET,
-        "webhook_secret": SINCH_WEBHOOK_SECRET,
-    },
-}
-"""Settings of one sender per provider, as the contract fixtures assume."""
-
-PROVIDER_SECRETS = (
-    META_TOKEN,
-    META_APP_SECRET,
-    META_VERIFY_TOKEN,
-    D360_KEY,
-    D360_WEBHOOK_SECRET,
-    ONEMSG_TOKEN,
-    ONEMSG_WEBHOOK_TOKEN,
+PROVIDER_SECRETS = tuple(
+    str(kit.settings[key]) for kit in KITS.values() for key in kit.secret_settings
 )
+"""Every provider's credentials: none may show in a repr, a log line or an error."""
 
 
 def load_fixtures(provider: str, kind: str) -> list[Any]:
-    """``pytest.param`` per JSON file under ``tests/contract/<provider>/<kind>/``."""
-    files = sorted((CONTRACT / provider / kind).glob("*.json"))
+    """``pytest.param`` per JSON file under the provider's ``<kind>/`` fixtures folder."""
+    files = load_fixture_files(KITS[provider], kind)
     assert files, f"no fixtures in {provider}/{kind}"
     return [pytest.param(json.loads(f.read_text()), id=f.stem) for f in files]
 
 
-def hub_signature(body: bytes, secret: str = META_APP_SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def add_token_route(mock: respx.MockRouter, provider: str) -> respx.Route | None:
+    """The routes ``provider`` needs before its send (a token endpoint), if any; add them
+    before any catch-all route."""
+    return KITS[provider].mock_auth(mock)
 
 
-def sinch_headers(
-    body: bytes, *, age: float = 0, secret: str = SINCH_WEBHOOK_SECRET
-) -> dict[str, str]:
-    """Sinch's signature headers, computed here independently of the adapter."""
-    nonce, timestamp = "01FJA8B4A7BM43YGWSG9GBV067", str(int(time.time() - age))
-    signed = body + b"." + nonce.encode() + b"." + timestamp.encode()
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
-    return {
-        "x-sinch-webhook-signature": base64.b64encode(digest).decode(),
-        "x-sinch-webhook-signature-nonce": nonce,
-        "x-sinch-webhook-signature-timestamp": timestamp,
-        "x-sinch-webhook-signature-algorithm": "HmacSHA256",
-    }
-
-
-def add_token_route(mock: respx.MockRouter, provider: str = "sinch") -> respx.Route | None:
-    """Sinch's OAuth endpoint, when ``provider`` needs it; add it before any catch-all route."""
-    if provider != "sinch":
-        return None
-    return mock.post(SINCH_AUTH_URL).respond(
-        200,
-        json={
-            "access_token": SINCH_ACCESS_TOKEN,
-            "expires_in": 3599,
-            "scope": "",
-            "token_type": "bearer",
-        },
-    )
-
-
-def authentic(provider: str, body: bytes) -> tuple[dict[str, str], dict[str, str]]:
+def authentic(provider: str, body: bytes) -> Credentials:
     """Headers and query that authenticate a callback the way ``provider`` does it."""
-    if provider == "sinch":
-        return sinch_headers(body), {}
-    if provider == "meta_cloud":
-        return {"X-Hub-Signature-256": hub_signature(body)}, {}
-    if provider.startswith("dialog360"):
-        return {"Authorization": D360_WEBHOOK_SECRET}, {}
-    return {}, {"token": ONEMSG_WEBHOOK_TOKEN}
+    return KITS[provider].authentic(body)
 
 
-def forged(provider: str, body: bytes) -> list[tuple[dict[str, str], dict[str, str]]]:
+def forged(provider: str, body: bytes) -> list[Credentials]:
     """Credentials that must be refused: missing, and wrong."""
-    if provider == "sinch":
-        return [
-            ({}, {}),
-            (sinch_headers(body, secret="wrong"), {}),
-            (sinch_headers(body, age=3600), {}),
-        ]
-    if provider == "meta_cloud":
-        return [({}, {}), ({"X-Hub-Signature-256": hub_signature(body, "wrong-secret")}, {})]
-    if provider.startswith("dialog360"):
-        return [({}, {}), ({"Authorization": "Basic Z3Vlc3M6Z3Vlc3M="}, {})]
-    return [({}, {}), ({}, {"token": "guess"})]
+    return KITS[provider].forged(body)
 
 
 class Sleeps:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.emulator.app import DEFAULT_ANSWERS, DEFAULT_STATUSES, SIMULATORS, Emulator
-from gateway.emulator.base import FAULTS, Reply, Sent, WebhookCall
-from gateway.emulator.failures import FAILURE_LOCATIONS, FailureSite, failure_table_markdown
+from gateway.emulator.app import DEFAULT_ANSWERS, DEFAULT_STATUSES, Emulator
+from gateway.emulator.base import FAULTS, Reply, Sent, Sim, WebhookCall
+from gateway.emulator.failures import FailureSite, failure_table_markdown
+from gateway.emulator.registry import (
+    ENTRY_POINT_GROUP,
+    FAILURE_LOCATIONS,
+    SIMULATORS,
+    simulator_class,
+    simulator_names,
+)
 from gateway.emulator.users import SimUser, bsuid_for
 from gateway.http import HttpRequest, HttpResponse
 
@@ -42,6 +49,7 @@ class AsyncInProcessTransport:
 __all__ = [
     "DEFAULT_ANSWERS",
     "DEFAULT_STATUSES",
+    "ENTRY_POINT_GROUP",
     "FAILURE_LOCATIONS",
     "FAULTS",
     "SIMULATORS",
@@ -51,8 +59,11 @@ __all__ = [
     "InProcessTransport",
     "Reply",
     "Sent",
+    "Sim",
     "SimUser",
     "WebhookCall",
     "bsuid_for",
     "failure_table_markdown",
+    "simulator_class",
+    "simulator_names",
 ]

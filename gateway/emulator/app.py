@@ -1,7 +1,7 @@
-"""The emulator: all five providers behind one ASGI app, plus a control API.
+"""The emulator: every registered provider behind one ASGI app, plus a control API.
 
 Each provider lives under its own prefix, with its real paths below it, so a sender's
-``base_url`` is ``{emulator}/{provider}``: ``/meta_cloud/v24.0/{phone_number_id}/messages``,
+``base_url`` is ``{emulator}/{provider}``, e.g. ``/meta_cloud/v24.0/{phone_number_id}/messages``,
 ``/dialog360_cloud/messages``, ``/dialog360_onprem/v1/messages``,
 ``/sinch/v1/projects/{project}/messages:send`` and ``/sinch/oauth2/token``,
 ``/onemsg/{instance}/sendFlow``. Control: ``POST /_emulator/faults``, ``POST
@@ -39,16 +39,13 @@ from gateway.emulator.base import (
     WebhookCall,
     json_response,
 )
-from gateway.emulator.failures import FAILURE_LOCATIONS, TRANSPORT_FAULTS, Where
-from gateway.emulator.meta_family import Dialog360CloudSim, Dialog360OnPremSim, MetaSim
-from gateway.emulator.others import OneMsgSim, SinchSim
+from gateway.emulator.failures import TRANSPORT_FAULTS, Where
+from gateway.emulator.registry import SIMULATORS
 from gateway.emulator.users import DEFAULT_NAME, IdentityChange, SimUser, Users
 from gateway.errors import ConfigError, OutcomeUnknown
+from gateway.extras import require
 from gateway.http import HttpRequest, HttpResponse
 
-SIMULATORS: dict[str, type[Sim]] = {
-    sim.name: sim for sim in (MetaSim, Dialog360CloudSim, Dialog360OnPremSim, SinchSim, OneMsgSim)
-}
 DEFAULT_ANSWERS: dict[str, Any] = {"date": "2026-12-01", "slot": "10:30", "notes": "window seat"}
 DEFAULT_STATUSES = ("sent", "delivered", "read")
 # Bounds on injected faults: each is queued one by one and delays hold a request open.
@@ -136,7 +133,7 @@ class Emulator:
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULTS)})")
         sim = self._sim(provider)
-        if kind not in TRANSPORT_FAULTS and kind not in FAILURE_LOCATIONS[sim.name]:
+        if kind not in TRANSPORT_FAULTS and kind not in sim.failure_sites:
             raise ValueError(f"{provider} has no {kind!r} fault (see FAILURE_LOCATIONS)")
         if not 1 <= count <= MAX_FAULT_COUNT:
             raise ValueError(f"count must be 1 to {MAX_FAULT_COUNT}, not {count!r}")
@@ -156,7 +153,7 @@ class Emulator:
         Only the places in :data:`FAILURE_LOCATIONS` (default or ``alternative``) are allowed.
         """
         sim = self._sim(provider)
-        site = FAILURE_LOCATIONS[sim.name].get(fault)
+        site = sim.failure_sites.get(fault)
         if site is None:
             raise ValueError(f"{provider} has no {fault!r} fault")
         if where not in site.settable:
@@ -356,6 +353,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def _build_app(emulator: Emulator) -> Any:
+    require("server", "the emulator's HTTP server")
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response

@@ -8,11 +8,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from gateway.emulator.failures import FAILURE_LOCATIONS, Where
+from gateway.emulator.failures import FailureSite, Where
 from gateway.emulator.users import IdentityChange, SimUser, Users, is_bsuid, is_phone
 from gateway.http import HttpResponse
 
@@ -127,6 +127,9 @@ class Sim:
     """One simulated provider: its auth, schemas, answers, errors and callbacks."""
 
     name: str
+    """The provider's registry name (also the name of its module in ``sims/``)."""
+    failure_sites: ClassVar[Mapping[str, FailureSite]]
+    """Where this provider reports each fault it can be given (README failure table)."""
     default_webhook_path: str = ""
     system_messages = False  # emits user_changed_number / user_changed_user_id
 
@@ -143,9 +146,10 @@ class Sim:
         self.faults: deque[Fault] = deque()
         self.webhook_url: str | None = None
         self.public_key: str | None = None
+        self.tokens: set[str] = set()  # bearer tokens it issued (OAuth), never to be logged
         # fault -> where this provider reports it; a setting (Emulator.set_failure_location)
         self.failure_locations: dict[str, Where] = {
-            fault: site.where for fault, site in FAILURE_LOCATIONS[self.name].items()
+            fault: site.where for fault, site in self.failure_sites.items()
         }
         self._ids = itertools.count(1)
 

@@ -2,7 +2,7 @@
 
 Every user has a BSUID (``user_id``), derived from the phone so tests can predict it
 (:func:`bsuid_for`); optionally a parent BSUID and a username with the phone hidden. One
-directory serves every emulated provider, as if all five accounts were one business
+directory serves every emulated provider, as if all their accounts were one business
 portfolio (a real BSUID is per portfolio). Upstream:
 https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids
 """

@@ -9,6 +9,7 @@ into the *same* FlowCompleted as every other provider.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,7 +32,7 @@ from gateway.identity import UserRef, addressed
 from providers import adapter_names, get_adapter
 from providers.base import Adapter
 from tests.conftest import PROVIDER_SECRETS, PROVIDERS, add_token_route, authentic
-from tests.contract.test_contract import OK_BODIES
+from tests.kits import KITS
 
 ALL = sorted(PROVIDERS)
 KNOWN_CAPABILITIES = {
@@ -83,7 +84,7 @@ def _adapter(provider: str) -> Adapter:
 
 
 def test_every_registered_adapter_is_under_conformance() -> None:
-    assert set(adapter_names()) == set(PROVIDERS)
+    assert set(adapter_names()) == set(KITS)  # a kit per provider: tests/contract/<name>/
 
 
 @pytest.mark.parametrize("provider", ALL)
@@ -105,7 +106,7 @@ def test_same_message_through_every_adapter(make_driver: Any, provider: str, nam
     needed = NEEDS.get(name)
     with respx.mock(assert_all_called=False) as mock:
         add_token_route(mock, provider)
-        route = mock.post().respond(200, json=OK_BODIES[provider])
+        route = mock.post().respond(200, json=KITS[provider].ok_body)
         if needed is not None and needed not in adapter.capabilities:
             with pytest.raises(UnsupportedFeature) as info:
                 driver.send(msg)
@@ -122,7 +123,7 @@ def test_same_message_through_every_adapter(make_driver: Any, provider: str, nam
     assert sent.url.host == urlsplit(adapter.settings.base_url).hostname
     assert json.loads(sent.content) == request.json
     assert not any(secret in repr(request) for secret in PROVIDER_SECRETS)
-    assert _wire_token(provider, request.json) == (msg.flow_token or "unused")
+    assert KITS[provider].wire_token(request.json) == (msg.flow_token or "unused")
 
 
 @pytest.mark.parametrize("provider", ALL)
@@ -163,73 +164,7 @@ def test_unauthenticated_callbacks_are_refused(provider: str) -> None:
 
 ANSWERS = {"date": "2026-12-01", "slot": "10:30", "notes": {"allergies": ["none"]}}
 USER = "16505551234"
-
-
-def _wire_token(provider: str, body: dict[str, Any]) -> str:
-    """Read the flow_token from a provider's request body (written from the docs)."""
-    if provider == "sinch":
-        message = body["message"]
-        if "channel_specific_message" in message:
-            return str(message["channel_specific_message"]["WHATSAPP"]["message"]["flow_token"])
-        params = message["template_message"]["channel_template"]["WHATSAPP"]["parameters"]
-        return str(params["button[0]flow[1]flow_token"])
-    if provider == "onemsg":
-        if "flowToken" in body:
-            return str(body["flowToken"])
-        return str(body["params"][-1]["parameters"][0]["action"]["flow_token"])
-    if body["type"] == "interactive":
-        return str(body["interactive"]["action"]["parameters"]["flow_token"])
-    return str(body["template"]["components"][-1]["parameters"][0]["action"]["flow_token"])
-
-
-def _completion(provider: str, token: str, reply_to: str) -> bytes:
-    """The provider's own Flow-completion callback, as its documentation shows it, from
-    the phone user ``USER`` to the configured sender's number."""
-    response = {"flow_token": token, **ANSWERS}
-    message = {
-        "context": {"from": "15550001111", "id": reply_to},
-        "from": USER,
-        "id": "wamid.REPLY",
-        "timestamp": "1764583200",  # 2025-12-01T10:00:00Z
-        "type": "interactive",
-        "interactive": {
-            "type": "nfm_reply",
-            "nfm_reply": {"name": "flow", "body": "Sent", "response_json": json.dumps(response)},
-        },
-    }
-    if provider == "onemsg":
-        return json.dumps({
-            "instanceId": "inst12345",
-            "messages": [{
-                "id": "wamid.REPLY", "body": json.dumps(response), "fromMe": False,
-                "chatId": f"{USER}@c.us", "time": 1764583200, "type": "interactive",
-                "quotedMsgId": reply_to,
-            }],
-        }).encode()  # fmt: skip
-    if provider == "sinch":
-        nfm = message["interactive"]
-        return json.dumps({
-            "app_id": "01HAPPID0000000000000000AB", "project_id": "proj-1234",
-            "accepted_time": "2025-12-01T10:00:00.500Z", "event_time": "2025-12-01T10:00:00.400Z",
-            "message": {
-                "id": "wamid.REPLY", "direction": "TO_APP", "contact_id": "01HCONTACT",
-                "channel_identity": {"channel": "WHATSAPP", "identity": USER, "app_id": ""},
-                "accept_time": "2025-12-01T10:00:00.000Z",
-                "contact_message": {
-                    "channel_specific_message": {"message_type": "nfm_reply", "message": nfm},
-                    "reply_to": {"message_id": reply_to},
-                },
-            },
-        }).encode()  # fmt: skip
-    if provider == "dialog360_onprem":
-        message["interactive"]["nfm_reply"] = {"name": "galaxy_message", "response_json": response}
-        return json.dumps({"contacts": [{"wa_id": USER}], "messages": [message]}).encode()
-    number = {"phone_number_id": _adapter(provider).business_id}
-    value = {"messaging_product": "whatsapp", "metadata": number, "messages": [message]}
-    change = {"field": "messages", "value": value}
-    return json.dumps(
-        {"object": "whatsapp_business_account", "entry": [{"changes": [change]}]}
-    ).encode()
+REPLIED_AT = 1764583200  # 2025-12-01T10:00:00Z
 
 
 @pytest.mark.parametrize("name", ["navigate_full", "template_with_data"])
@@ -237,10 +172,15 @@ def test_one_flow_completes_identically_everywhere(make_driver: Any, name: str) 
     msg = MESSAGES[name]
     seen: dict[str, FlowCompleted] = {}
     for provider in ALL:
-        adapter = _adapter(provider)
+        kit, adapter = KITS[provider], _adapter(provider)
         driver = make_driver({"main": adapter})
-        token = _wire_token(provider, adapter.build_send(msg).json)
-        body = _completion(provider, token, reply_to="wamid.SENT")
+        token = kit.wire_token(adapter.build_send(msg).json)
+        # The provider's own Flow-completion callback, as its documentation shows it, from
+        # the phone user USER to the configured sender's number.
+        body = kit.flow_completion(
+            response={"flow_token": token, **ANSWERS}, phone=USER, reply_to="wamid.SENT",
+            message_id="wamid.REPLY", ts=REPLIED_AT,
+        )  # fmt: skip
         headers, query = authentic(provider, body)
         [event] = driver.handle_webhook("main", body, headers, query)
         assert isinstance(event, FlowCompleted), provider
@@ -251,4 +191,4 @@ def test_one_flow_completes_identically_everywhere(make_driver: Any, name: str) 
         ("main", UserRef(phone=f"+{USER}"), "wamid.SENT", "wamid.REPLY")
     }
     assert {p: e.business_id for p, e in seen.items()} == {p: _adapter(p).business_id for p in ALL}
-    assert {e.timestamp for e in seen.values()} == {seen["meta_cloud"].timestamp}
+    assert {e.timestamp for e in seen.values()} == {datetime.fromtimestamp(REPLIED_AT, UTC)}

@@ -1,8 +1,8 @@
 """Provider contracts: documented payloads in, documented payloads out.
 
 Every JSON file under ``tests/contract/<provider>/{outbound,responses,errors,webhooks}``
-is one case. Each runs against the adapter alone and through both gateways (HTTP mocked
-with respx).
+(the folder of the provider's kit, tests/kits.py) is one case. Each runs against the
+adapter alone and through both gateways (HTTP mocked with respx).
 """
 
 from __future__ import annotations
@@ -31,15 +31,9 @@ from gateway.identity import UserRef
 from gateway.model import FlowMessage, FlowTemplate
 from providers import get_adapter, options_from_mapping
 from providers.base import Adapter
-from tests.conftest import CONTRACT, PROVIDERS, add_token_route, authentic, forged, load_fixtures
+from tests.conftest import PROVIDERS, add_token_route, authentic, forged, load_fixtures
+from tests.kits import KITS, load_fixture_files
 
-OK_BODIES: dict[str, dict[str, Any]] = {
-    "meta_cloud": {"messages": [{"id": "wamid.TEST"}]},
-    "dialog360_cloud": {"messages": [{"id": "wamid.TEST"}]},
-    "dialog360_onprem": {"messages": [{"id": "wamid.TEST"}], "meta": {"api_status": "stable"}},
-    "onemsg": {"sent": True, "id": "wamid.TEST", "message": "Sent"},
-    "sinch": {"message_id": "wamid.TEST", "accepted_time": "2026-11-21T10:00:00Z"},
-}
 TEMPLATE_OK = {"id": "594425479261596", "status": "PENDING", "category": "MARKETING"}
 
 
@@ -47,7 +41,7 @@ def cases(kind: str) -> list[Any]:
     """``(provider, case)`` params over every provider that has fixtures of ``kind``."""
     out = []
     for provider in PROVIDERS:
-        if (CONTRACT / provider / kind).is_dir():
+        if load_fixture_files(KITS[provider], kind):
             for p in load_fixtures(provider, kind):
                 out.append(pytest.param(provider, p.values[0], id=f"{provider}-{p.id}"))
     return out
@@ -167,7 +161,7 @@ def test_outbound_through_gateway(make_driver: Any, provider: str, case: dict[st
     with respx.mock() as mock:
         add_token_route(mock, provider)
         route = mock.post(path=case["expected_path"]).respond(
-            200, json=TEMPLATE_OK if is_template else OK_BODIES[provider]
+            200, json=TEMPLATE_OK if is_template else KITS[provider].ok_body
         )
         if isinstance(model, FlowTemplate):
             assert driver.create_template(model).template_id == TEMPLATE_OK["id"]
@@ -272,7 +266,7 @@ def test_forged_webhook_is_rejected(make_driver: Any, provider: str, case: dict[
     for headers, query in forged(provider, body):
         with pytest.raises(gw_errors.SignatureError):
             driver.handle_webhook("main", body, headers, query)
-    if provider == "meta_cloud":  # the only provider that signs the body itself
-        headers, _ = authentic(provider, body)
+    if KITS[provider].signs_body:  # a body changed after signing
+        headers, query = authentic(provider, body)
         with pytest.raises(gw_errors.SignatureError):
-            driver.handle_webhook("main", body.replace(b"{", b"{ ", 1), headers)
+            driver.handle_webhook("main", body.replace(b"{", b"{ ", 1), headers, query)

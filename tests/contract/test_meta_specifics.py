@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gateway import SignatureError
-from tests.conftest import META_VERIFY_TOKEN
+from tests.contract.meta_cloud.kit import META_VERIFY_TOKEN
 
 
 def test_hub_challenge_through_gateway(make_driver: Any) -> None:

@@ -16,8 +16,9 @@ import pytest
 from gateway import ProviderError, WebhookPayloadError
 from gateway.http import HttpResponse
 from providers import get_adapter
-from tests.conftest import CONTRACT, PROVIDERS
+from tests.conftest import PROVIDERS
 from tests.junk import paths, replaced
+from tests.kits import KITS, load_fixture_files
 
 JUNK = (None, 7, -1.5, "x", "", [], {}, True, [None], {"id": None})
 
@@ -31,7 +32,7 @@ def _variants(doc: Any) -> Iterator[bytes]:
 def _bodies(kind: str) -> list[Any]:
     out = []
     for provider in sorted(PROVIDERS):
-        for f in sorted((CONTRACT / provider / kind).glob("*.json")):
+        for f in load_fixture_files(KITS[provider], kind):
             case = json.loads(f.read_text())
             if "body" in case:
                 out.append(pytest.param(provider, case, id=f"{provider}-{f.stem}"))

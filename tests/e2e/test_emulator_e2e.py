@@ -1,11 +1,13 @@
 """End to end: every provider, sync and async, over real HTTP to the emulator.
 
-Uses the ``emulator`` fixture of our own pytest plugin (the one users get).
+Uses the ``emulator`` fixture of our own pytest plugin (the one users get), serving one
+sender per provider kit (tests/kits.py), named as its provider.
 """
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -30,14 +32,10 @@ from gateway.events import InboundEvent
 from gateway.http import HttpRequest, encode_json
 from gateway.pytest_plugin import EmulatorFixture
 from gateway.transport import HttpxTransport
+from providers import adapter_class
+from tests.kits import KITS, kit_config_toml
 
-SENDERS = {
-    "meta": "meta_cloud",
-    "d360": "dialog360_cloud",
-    "d360_onprem": "dialog360_onprem",
-    "sinch": "sinch",
-    "onemsg": "onemsg",
-}
+SENDERS = {name: name for name in KITS}  # sender name → provider
 INTERACTIVE = FlowMessage(
     to="+16505551234", flow_id="1234567890", flow_cta="Book now", flow_token="tok-e2e",
     header="Booking", body="Pick a time", footer="Quick", screen="BOOKING", data={"shop": "north"},
@@ -48,6 +46,14 @@ TEMPLATE = FlowMessage(
 )  # fmt: skip
 ANSWERS = {"slot": "10:30", "party": 2}
 FAST = RetryPolicy(RetrySettings(max_attempts=3, initial_backoff=0.01, retry_after_cap=0.01))
+
+
+@pytest.fixture(scope="module")
+def flowgateway_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The plugin's config: one sender per kit (overrides the plugin's packaged default)."""
+    path = tmp_path_factory.mktemp("e2e") / "gateway.toml"
+    path.write_text(kit_config_toml(), encoding="utf-8")
+    return path
 
 
 def _completion(events: list[InboundEvent]) -> FlowCompleted:
@@ -203,24 +209,25 @@ def test_emulator_rejects_a_misspelled_field(
 
 
 def test_control_api_over_http(emulator: EmulatorFixture) -> None:
+    # a provider that refuses a send outside the window in its answer (1msg, today)
+    refuses = next(p for p in SENDERS if FAILURE_LOCATIONS[p]["window_closed"].where == "response")
+    other = next(p for p in SENDERS if p != refuses)
     with httpx.Client(base_url=emulator.url) as client:
-        resp = client.post(
-            "/_emulator/faults", json={"provider": "onemsg", "kind": "window_closed"}
-        )
+        resp = client.post("/_emulator/faults", json={"provider": refuses, "kind": "window_closed"})
         assert resp.json() == {"ok": True}
         assert (
             client.post("/_emulator/faults", json={"provider": "x", "kind": "drop"}).status_code
             == 400
         )
         assert (
-            client.post("/_emulator/faults", json={"provider": "onemsg", "kind": "x"}).status_code
+            client.post("/_emulator/faults", json={"provider": refuses, "kind": "x"}).status_code
             == 400
         )
         with Gateway(emulator.config, retry=FAST) as gw, pytest.raises(ServiceWindowClosed):
-            gw.send(INTERACTIVE.model_copy(update={"sender": "onemsg"}))
+            gw.send(INTERACTIVE.model_copy(update={"sender": refuses}))
         with Gateway(emulator.config, retry=FAST) as gw:
-            receipt = gw.send(INTERACTIVE.model_copy(update={"sender": "meta"}))
-        [listed] = client.get("/_emulator/messages", params={"provider": "meta_cloud"}).json()
+            receipt = gw.send(INTERACTIVE.model_copy(update={"sender": other}))
+        [listed] = client.get("/_emulator/messages", params={"provider": other}).json()
         assert listed["message_id"] == receipt.message_id
         resp = client.post("/_emulator/complete", json={"message_id": receipt.message_id})
         assert resp.status_code == 409  # no webhook URL configured yet
@@ -231,7 +238,10 @@ def test_control_api_over_http(emulator: EmulatorFixture) -> None:
 PUBLIC_PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\n-----END PUBLIC KEY-----\n"
 
 
-@pytest.mark.parametrize("sender", ["meta", "d360", "d360_onprem"])
+KEYS = {n: "public_key" in adapter_class(n).capabilities for n in SENDERS}
+
+
+@pytest.mark.parametrize("sender", [n for n, can in KEYS.items() if can])
 def test_register_public_key(emulator: EmulatorFixture, sender: str) -> None:
     with emulator.gateway(retry=FAST) as gw:
         assert gw.register_public_key(PUBLIC_PEM, sender=sender) is True
@@ -240,7 +250,7 @@ def test_register_public_key(emulator: EmulatorFixture, sender: str) -> None:
     assert emulator.emulator.sims[SENDERS[sender]].public_key == PUBLIC_PEM
 
 
-@pytest.mark.parametrize("sender", ["sinch", "onemsg"])
+@pytest.mark.parametrize("sender", [n for n, can in KEYS.items() if not can])
 def test_register_public_key_unsupported(emulator: EmulatorFixture, sender: str) -> None:
     from gateway import UnsupportedFeature
 
@@ -263,7 +273,8 @@ def test_aiohttp_transport_maps_failures_like_httpx(
     async def go() -> str | None:
         transport = AiohttpTransport(timeout=0.2)
         async with emulator.async_gateway(retry=FAST, transport=transport) as gw:
-            return (await gw.send(INTERACTIVE.model_copy(update={"sender": "meta"}))).message_id
+            msg = INTERACTIVE.model_copy(update={"sender": "meta_cloud"})
+            return (await gw.send(msg)).message_id
 
     if expected is None:
         assert asyncio.run(go()) is not None

@@ -27,13 +27,10 @@ import uvicorn
 from gateway.events import MessageStatus
 from gateway.receiver import WebhookReceiver
 from gateway.receiver.server import server_config
-from tests.conftest import (
-    CONTRACT,
-    ONEMSG_WEBHOOK_TOKEN,
-    PROVIDERS,
-    hub_signature,
-    sinch_headers,
-)
+from tests.conftest import CONTRACT, PROVIDERS
+from tests.contract.meta_cloud.kit import hub_signature
+from tests.contract.onemsg.kit import ONEMSG_WEBHOOK_TOKEN
+from tests.contract.sinch.kit import sinch_headers
 from tests.e2e.test_receiver import make_config
 
 ROOT = Path(__file__).resolve().parents[2]

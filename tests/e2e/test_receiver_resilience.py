@@ -19,7 +19,8 @@ import pytest
 from gateway.config import parse_config
 from gateway.events import InboundEvent, MessageStatus, UnhandledEvent
 from gateway.receiver import SQLiteInbox, WebhookReceiver
-from tests.conftest import CONTRACT, D360_WEBHOOK_SECRET, PROVIDERS, authentic
+from tests.conftest import CONTRACT, PROVIDERS, authentic
+from tests.contract.dialog360_cloud.kit import D360_WEBHOOK_SECRET
 from tests.e2e.test_receiver import make_config
 
 pytestmark = pytest.mark.anyio

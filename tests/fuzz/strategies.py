@@ -15,15 +15,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
 
 from tests.junk import paths, replaced
-
-CONTRACT = Path(__file__).resolve().parents[1] / "contract"
+from tests.kits import KITS, load_cases
 
 # Depths around the interpreter's recursion limit (1000) are where parsers fail.
 DEPTHS = st.one_of(
@@ -152,10 +150,7 @@ def fragments() -> st.SearchStrategy[bytes]:
 
 def fixtures(provider: str, *kinds: str) -> list[dict[str, Any]]:
     """Every contract case of ``provider`` under ``kinds`` (webhooks, responses, errors)."""
-    out = []
-    for kind in kinds:
-        for f in sorted((CONTRACT / provider / kind).glob("*.json")):
-            out.append(json.loads(f.read_text()))
+    out = load_cases(KITS[provider], *kinds)
     assert out, f"no fixtures for {provider} {kinds}"
     return out
 

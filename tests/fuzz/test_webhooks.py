@@ -21,19 +21,12 @@ from gateway import SignatureError, WebhookPayloadError
 from gateway.errors import ConfigError
 from gateway.events import InboundEvent, event_from_dict, event_to_dict
 from providers import get_adapter
-from tests.conftest import PROVIDERS, authentic, hub_signature, sinch_headers
+from tests.conftest import PROVIDERS, authentic
 from tests.fuzz.strategies import default_stack, fixtures, more, raw_bodies, spliced, texts
+from tests.kits import KITS
 
 NAMES = sorted(PROVIDERS)
 BODIES = {p: [case["body"] for case in fixtures(p, "webhooks")] for p in NAMES}
-SIGNS_BODY = {"meta_cloud", "sinch"}  # the others check a shared secret, not the body
-SECRET_SETTING = {
-    "meta_cloud": "app_secret",
-    "dialog360_cloud": "webhook_auth_value",
-    "dialog360_onprem": "webhook_auth_value",
-    "sinch": "webhook_secret",
-    "onemsg": "webhook_token",
-}
 HEADERS = st.dictionaries(texts(30), texts(), max_size=3)
 
 
@@ -93,7 +86,7 @@ def _tampered(draw: st.DrawFn, provider: str) -> tuple[bytes, dict[str, str], di
     must_refuse = True
     if how == "body":
         body = draw(_bodies(provider).filter(lambda b: b != body))
-        must_refuse = provider in SIGNS_BODY
+        must_refuse = KITS[provider].signs_body  # the others check a shared secret
     elif how == "junk":
         headers, query = draw(HEADERS), draw(HEADERS)
     else:
@@ -102,8 +95,7 @@ def _tampered(draw: st.DrawFn, provider: str) -> tuple[bytes, dict[str, str], di
         old = creds.pop(name)
         if how == "value":
             creds[name] = draw(texts().filter(lambda v: v.strip().lower() != old.strip().lower()))
-        # Sinch's algorithm header is informational: the secret decides.
-        must_refuse = "algorithm" not in name
+        must_refuse = name.lower() not in KITS[provider].unchecked_credentials
     return body, headers, query, must_refuse
 
 
@@ -128,17 +120,19 @@ def test_tampered_callbacks_are_refused(provider: str, data: st.DataObject) -> N
 def test_any_configured_secret_is_checked(provider: str, secret: str, body: bytes) -> None:
     """Whatever secret the config holds, the adapter refuses it at construction
     (ConfigError) or checks callbacks against it; a blank one authenticates nothing."""
-    settings = {**PROVIDERS[provider], SECRET_SETTING[provider]: secret}
+    kit = KITS[provider]
+    settings = {**PROVIDERS[provider], kit.webhook_secret_setting: secret}
     try:
         adapter = get_adapter(provider, **settings)
     except ConfigError:
         return
     blank = not secret.strip()
-    attempts = [(made_with, _credentials_with(provider, body, made_with))
+    # What an attacker who knows (or guesses) the secret sends.
+    attempts = [(made_with, kit.credentials(body, made_with))
                 for made_with in dict.fromkeys(["", secret]) if _encodable(made_with)]  # fmt: skip
     # Junk credentials, which nobody can compute from (a lone surrogate): refused, typed.
-    attempts.append((None, ({"X-Hub-Signature-256": secret, "Authorization": secret},
-                            {"token": secret})))  # fmt: skip
+    names, params = kit.authentic(body)
+    attempts.append((None, (dict.fromkeys(names, secret), dict.fromkeys(params, secret))))
     for made_with, (headers, query) in attempts:
         with default_stack():
             try:
@@ -159,16 +153,3 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _credentials_with(
-    provider: str, body: bytes, secret: str
-) -> tuple[dict[str, str], dict[str, str]]:
-    """What an attacker who knows (or guesses) ``secret`` sends."""
-    if provider == "meta_cloud":
-        return {"X-Hub-Signature-256": hub_signature(body, secret)}, {}
-    if provider == "sinch":
-        return sinch_headers(body, secret=secret), {}
-    if provider.startswith("dialog360"):
-        return {"Authorization": secret}, {}
-    return {}, {"token": secret}

@@ -8,23 +8,10 @@ import pytest
 
 from gateway.emulator import FAILURE_LOCATIONS, FAULTS, SIMULATORS
 from gateway.emulator.failures import TRANSPORT_FAULTS, failure_table_markdown
-from tests.unit.emulator_wire import (
-    CLOUD,
-    PHONE,
-    PROVIDERS,
-    control,
-    docs,
-    emulator,
-    request,
-    send,
-    value,
-)
+from tests.kits import KITS
+from tests.unit.emulator_wire import PHONE, PROVIDERS, control, docs, emulator, request, send, value
 
 BSUID = "US.13491208655302741918"
-WINDOW_DETAILS = (
-    "Message failed to send because more than 24 hours have passed since the customer "
-    "last replied to this number."
-)
 
 
 def test_the_table_covers_every_provider_and_fault() -> None:
@@ -56,41 +43,7 @@ def test_window_closed_is_accepted_then_reported_by_webhook(provider: str) -> No
     _, message_id = send(emu, provider)
     calls = emu.callbacks(message_id, {"ok": True}, ("sent", "delivered", "read"))
     [doc] = docs(calls)  # the failure only: no delivered/read, no Flow completion
-    if provider in CLOUD:
-        val = value(doc)
-        assert "contacts" not in val
-        assert "messages" not in val
-        [status] = val["statuses"]
-        assert status["status"] == "failed"
-        assert status["recipient_id"] == PHONE.lstrip("+")
-        assert "recipient_user_id" not in status  # failed, and sent to a phone
-        assert status["errors"] == [
-            {
-                "code": 131047,
-                "title": "Re-engagement message",
-                "message": "Re-engagement message",
-                "error_data": {"details": WINDOW_DETAILS},
-                "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
-            }
-        ]
-        assert val["metadata"]["phone_number_id"]
-    elif provider == "dialog360_onprem":
-        [status] = doc["statuses"]
-        assert set(doc) == {"statuses"}
-        assert (status["status"], status["id"]) == ("failed", message_id)
-        assert [e["code"] for e in status["errors"]] == [470]
-        assert "support window" in status["errors"][0]["title"]
-    elif provider == "sinch":
-        report = doc["message_delivery_report"]
-        assert report["status"] == "FAILED"
-        assert report["reason"]["code"] == "OUTSIDE_ALLOWED_SENDING_WINDOW"
-        assert report["reason"]["channel_code"] == "131047"
-    else:
-        [ack] = doc["ack"]
-        assert (ack["id"], ack["status"]) == (message_id, "failed")
-        assert "re-engagement" in ack["error"].lower()
-        assert ack["chatId"] == PHONE.lstrip("+") + "@c.us"
-        assert ack["bsuid"].startswith("US.")
+    KITS[provider].check_window_closed_callback(doc, message_id=message_id, phone=PHONE[1:])
     assert [m.message_id for m in emu.sent(provider)] == [message_id]
 
 
@@ -104,26 +57,22 @@ def test_a_failed_status_of_a_bsuid_send_names_the_bsuid() -> None:
     assert "recipient_id" not in status  # nobody knows this user's phone
 
 
-@pytest.mark.parametrize(
-    ("provider", "status", "check"),
-    [
-        ("meta_cloud", 400, lambda b: b["error"]["code"] == 131047),
-        ("dialog360_cloud", 400, lambda b: b["error"]["code"] == 131047),
-        ("dialog360_onprem", 400, lambda b: b["errors"][0]["code"] == 470),
-        ("onemsg", 400, lambda b: b == {"message": "Dialog window is closed"}),
-    ],
-)
-def test_the_synchronous_variant_is_a_setting(provider: str, status: int, check: object) -> None:
+SYNCHRONOUS = [p for p in PROVIDERS if "response" in FAILURE_LOCATIONS[p]["window_closed"].settable]
+
+
+@pytest.mark.parametrize("provider", SYNCHRONOUS)
+def test_the_synchronous_variant_is_a_setting(provider: str) -> None:
     emu = emulator()
+    defaults = emu.failure_locations
     emu.set_failure_location(provider, "window_closed", "response")
     assert emu.failure_locations[provider]["window_closed"] == "response"
     emu.inject(provider, "window_closed")
     resp = emu.respond(request(provider))
-    assert resp.status_code == status
-    assert check(resp.json())  # type: ignore[operator]
+    KITS[provider].check_window_closed_answer(resp.status_code, resp.json())
     assert emu.sent(provider) == []
-    other = "sinch"  # settings are per provider
-    assert emu.failure_locations[other]["window_closed"] == "webhook"
+    assert {p: t for p, t in emu.failure_locations.items() if p != provider} == {
+        p: t for p, t in defaults.items() if p != provider
+    }  # settings are per provider
 
 
 def test_settings_are_checked_against_the_table() -> None:

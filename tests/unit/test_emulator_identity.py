@@ -141,7 +141,7 @@ def test_sinch_and_onemsg_take_bsuids_where_their_apis_do() -> None:
         "language": {"policy": "deterministic", "code": "en"},
         "params": [{"type": "button", "sub_type": "flow", "index": "0"}],
     }
-    resp = emu.respond(request("onemsg", body=template, onemsg_method="sendTemplate"))
+    resp = emu.respond(request("onemsg", body=template, method="sendTemplate"))
     assert resp.json()["sent"] is True
     assert emu.respond(request("sinch", "not-an-identity")).status_code == 400
     assert emu.respond(request("onemsg", "hello@lid")).status_code == 400

@@ -4,7 +4,6 @@ point answers hostile input with its own typed error, never an untyped exception
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -23,7 +22,9 @@ from gateway.model import FlowMessage, TemplateRef
 from providers import get_adapter
 from providers.base import Adapter
 from providers.sinch import SinchOptions
-from tests.conftest import PROVIDERS, SINCH_WEBHOOK_SECRET, sinch_headers
+from tests.conftest import PROVIDERS
+from tests.contract.sinch.kit import SINCH_WEBHOOK_SECRET, sinch_headers
+from tests.kits import KITS
 
 ALL = sorted(PROVIDERS)
 DEEP = b"[" * 1000 + b"]" * 1000  # 2 KB: deeper than json.loads recurses
@@ -98,13 +99,7 @@ def test_a_token_that_never_expires_is_refused(expires_in: str) -> None:
         _adapter("sinch").parse_token_response(HttpResponse.of(200, {}, body))
 
 
-SECRETS = {
-    "meta_cloud": ["access_token", "app_secret", "verify_token"],
-    "dialog360_cloud": ["api_key", "webhook_auth_value"],
-    "dialog360_onprem": ["api_key", "webhook_auth_value"],
-    "sinch": ["key_secret", "webhook_secret"],
-    "onemsg": ["token", "webhook_token"],
-}
+SECRETS = {name: kit.secret_settings for name, kit in KITS.items()}
 
 
 @pytest.mark.parametrize(("provider", "key"), [(p, k) for p, keys in SECRETS.items() for k in keys])
@@ -189,19 +184,27 @@ def test_data_that_json_cannot_carry_is_refused(data: dict[str, Any], rule: str)
     assert (err["loc"], err["type"]) == (("data",), rule)
 
 
+def _one_not_unicode(provider: str, body: bytes) -> list[tuple[dict[str, str], dict[str, str]]]:
+    """The authentic credentials with one of them made not Unicode, each in turn."""
+    kit = KITS[provider]
+    headers, query = kit.authentic(body)
+    out = []
+    for creds in (headers, query):
+        for name in [n for n in creds if n.lower() not in kit.unchecked_credentials]:
+            changed = {**creds, name: creds[name] + "\ud800"}
+            out.append((changed, query) if creds is headers else (headers, changed))
+    return out
+
+
 @pytest.mark.parametrize("provider", ALL)
 def test_credentials_that_are_not_unicode_are_refused_not_crashed_on(provider: str) -> None:
     # Headers from a server are Latin-1 text; the Python API can pass anything.
     body = b"{}"
-    junk = {
-        "X-Hub-Signature-256": "sha256=\ud800",
-        "Authorization": "\ud800",
-        "x-sinch-webhook-signature": "\ud800",
-        "x-sinch-webhook-signature-nonce": "\ud800",
-        "x-sinch-webhook-signature-timestamp": str(int(time.time())),
-    }
-    with pytest.raises(SignatureError):
-        _adapter(provider).verify_webhook(body, junk, {"token": "\ud800"})
+    attempts = _one_not_unicode(provider, body)
+    assert attempts
+    for headers, query in attempts:
+        with pytest.raises(SignatureError):
+            _adapter(provider).verify_webhook(body, headers, query)
 
 
 @pytest.mark.parametrize(("provider", "key"), [(p, keys[0]) for p, keys in SECRETS.items()])

@@ -41,14 +41,9 @@ from gateway.redact import MASK, secrets
 from gateway.transport import AsyncHttpxTransport
 from gateway.transport_aiohttp import AiohttpTransport
 from providers import get_adapter
-from tests.conftest import (
-    CONTRACT,
-    META_SETTINGS,
-    ONEMSG_TOKEN,
-    ONEMSG_WEBHOOK_TOKEN,
-    PROVIDER_SECRETS,
-    PROVIDERS,
-)
+from tests.conftest import META_SETTINGS, PROVIDER_SECRETS, PROVIDERS
+from tests.contract.onemsg.kit import ONEMSG_TOKEN, ONEMSG_WEBHOOK_TOKEN
+from tests.kits import KITS, load_cases
 
 MSG = FlowMessage(to="+16505551234", flow_id="1", flow_cta="Open", body="Hi", screen="S")
 ONE_ATTEMPT = RetryPolicy(RetrySettings(max_attempts=1))
@@ -149,10 +144,9 @@ def serve(app: Any) -> Iterator[str]:
 
 
 def _adapters(url: str) -> dict[str, Any]:
-    extra = {"sinch": {"auth_url": f"{url}/sinch/oauth2/token"}}
     return {
-        p: get_adapter(p, **settings, base_url=f"{url}/{p}", **extra.get(p, {}))
-        for p, settings in PROVIDERS.items()
+        p: get_adapter(p, **{**kit.settings, **kit.emulator_settings(url)})
+        for p, kit in KITS.items()
     }
 
 
@@ -185,40 +179,57 @@ def test_sends_through_every_provider_log_no_secret(captured: Capture, stack: st
             transport = AsyncHttpxTransport() if stack == "async-httpx" else AiohttpTransport()
             agw = AsyncGateway(adapters, retry=ONE_ATTEMPT, transport=transport)
             asyncio.run(_send_and_fail_async(agw, emulator))
-    sinch_tokens = emulator.sims["sinch"].tokens  # type: ignore[attr-defined]
-    assert len(sinch_tokens) == 1  # one OAuth token fetch, then the cached token
+    tokens = {p: sim.tokens for p, sim in emulator.sims.items()}
+    for provider, issued in tokens.items():  # one OAuth token fetch, then the cached token
+        assert len(issued) == (1 if KITS[provider].token_auth else 0), provider
     registered = {v for a in adapters.values() for v in a.settings.secret_values()}
-    captured.assert_clean({*PROVIDER_SECRETS, *registered, *sinch_tokens})
+    captured.assert_clean(
+        {*PROVIDER_SECRETS, *registered, *(t for ts in tokens.values() for t in ts)}
+    )
     seen = {r.name for r in captured.records}
     assert {"flowgateway", "uvicorn.access", "uvicorn.asgi"} <= seen
     if stack.endswith("httpx"):
         assert {"httpx", "httpcore.connection", "httpcore.http11"} <= seen
     text = "\n".join(captured.texts)
-    assert f"/onemsg/inst12345/sendFlow?token={MASK}" in text  # masked where it was logged
-    assert "/sinch/oauth2/token" in text
+    for kit in KITS.values():  # e.g. a token in the URL: masked where it was logged
+        assert all(marker in text for marker in kit.log_markers), kit.name
     assert text.count("send.failed") == len(PROVIDERS)
 
 
-def test_receiver_access_log_masks_the_webhook_token(captured: Capture, tmp_path: Path) -> None:
-    sender = {"provider": "onemsg", **PROVIDERS["onemsg"]}
+# Providers that cannot sign authenticate callbacks by a secret in the webhook URL's query.
+QUERY_SECRETS = [p for p, kit in KITS.items() if kit.authentic(b"{}")[1]]
+
+
+def test_some_provider_puts_a_secret_in_the_callback_url() -> None:
+    assert QUERY_SECRETS  # else the next test checks nothing
+
+
+@pytest.mark.parametrize("provider", QUERY_SECRETS)
+def test_receiver_access_log_masks_the_webhook_token(
+    captured: Capture, tmp_path: Path, provider: str
+) -> None:
+    kit = KITS[provider]
+    sender = {"provider": provider, **kit.settings}
     config = parse_config(
-        {"senders": {"onemsg": sender}, "receiver": {"inbox": str(tmp_path / "inbox.db")}}, env={}
+        {"senders": {provider: sender}, "receiver": {"inbox": str(tmp_path / "inbox.db")}}, env={}
     )
     receiver = WebhookReceiver(config)
-    case = json.loads((CONTRACT / "onemsg/webhooks/raw_flow_completion.json").read_text())
+    case = load_cases(kit, "webhooks")[0]
     body = json.dumps(case["body"]).encode()
+    headers, query = kit.authentic(body)
     with serve(receiver.asgi) as url, httpx.Client() as client:
         resp = client.post(
-            f"{url}/webhooks/onemsg", content=body, params={"token": ONEMSG_WEBHOOK_TOKEN}
+            f"{url}/webhooks/{provider}", content=body, headers=headers, params=query
         )
     assert resp.status_code == 200
-    own = receiver.core.senders["onemsg"].adapter.settings.secret_values()
+    own = receiver.core.senders[provider].adapter.settings.secret_values()
     captured.assert_clean({*PROVIDER_SECRETS, *own})
     [access] = [r for r in captured.records if r.name == "uvicorn.access"]
     assert isinstance(access.args, tuple)
     assert len(access.args) == 5  # uvicorn's formatter unpacks five
     line = AccessFormatter("%(request_line)s %(status_code)s", use_colors=False).format(access)
-    assert line == f"POST /webhooks/onemsg?token={MASK} HTTP/1.1 200 OK"
+    masked = "&".join(f"{k}={MASK}" for k in query)
+    assert line == f"POST /webhooks/{provider}?{masked} HTTP/1.1 200 OK"
 
 
 def _close_async(gw: AsyncGateway) -> None:

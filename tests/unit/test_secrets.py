@@ -16,15 +16,8 @@ from gateway import ConfigError, FlowMessage, Gateway, ProviderError, SignatureE
 from gateway.config import parse_config
 from gateway.log import configure_logging, get_logger
 from providers import get_adapter
-from tests.conftest import (
-    GRAPH,
-    META_APP_SECRET,
-    META_SETTINGS,
-    META_TOKEN,
-    META_VERIFY_TOKEN,
-    PROVIDERS,
-    add_token_route,
-)
+from tests.conftest import GRAPH, META_SETTINGS, META_TOKEN, PROVIDERS, add_token_route
+from tests.contract.meta_cloud.kit import META_APP_SECRET, META_VERIFY_TOKEN
 
 SECRETS = (META_TOKEN, META_APP_SECRET, META_VERIFY_TOKEN)
 URL = f"{GRAPH}/1234567890/messages"

@@ -18,7 +18,8 @@ from gateway.http import HttpRequest, HttpResponse
 from gateway.transport import AsyncHttpxTransport
 from providers import get_adapter
 from providers.sinch import SinchAdapter
-from tests.conftest import CONTRACT, PROVIDERS, SINCH_AUTH_URL, sinch_headers
+from tests.conftest import CONTRACT, PROVIDERS, SINCH_AUTH_URL
+from tests.contract.sinch.kit import sinch_headers
 
 SEND = "https://eu.conversation.api.sinch.com/v1/projects/proj-1234/messages:send"
 MSG = FlowMessage(to="+46732001122", flow_id="1", flow_cta="Open", body="Hi", screen="S")

@@ -11,7 +11,8 @@ import pytest
 from gateway import FlowCompleted, SignatureError, WebhookPayloadError
 from gateway.events import UnhandledEvent
 from providers import get_adapter
-from tests.conftest import CONTRACT, META_SETTINGS, META_VERIFY_TOKEN, hub_signature
+from tests.conftest import CONTRACT, META_SETTINGS
+from tests.contract.meta_cloud.kit import META_VERIFY_TOKEN, hub_signature
 
 ADAPTER = get_adapter("meta_cloud", **META_SETTINGS)
 FLOW = json.loads((CONTRACT / "meta_cloud/webhooks/flow_completion.json").read_text())["body"]

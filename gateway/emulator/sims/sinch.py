@@ -1,4 +1,5 @@
-"""Simulated Sinch Conversation API and 1msg.io."""
+"""Simulated Sinch Conversation API: OAuth token endpoint, ``messages:send``, signed
+callbacks."""
 
 from __future__ import annotations
 
@@ -10,10 +11,8 @@ import re
 import secrets as pysecrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
-from urllib.parse import parse_qs, urlencode
-
-from pydantic import BaseModel
+from typing import Any, ClassVar, Literal
+from urllib.parse import parse_qs
 
 from gateway.emulator.base import (
     Fault,
@@ -26,37 +25,21 @@ from gateway.emulator.base import (
     json_response,
     parse,
 )
-from gateway.emulator.schemas import OneMsgSendFlow, OneMsgSendTemplate, SinchSend, TemplateCreate
+from gateway.emulator.failures import FailureSite
+from gateway.emulator.schemas import SinchSend
 from gateway.http import HttpResponse
 
-_SINCH_SEND = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
-_SINCH_STATUS = {"sent": "QUEUED_ON_CHANNEL", "delivered": "DELIVERED", "read": "READ"}
+_SEND = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
+_STATUS = {"sent": "QUEUED_ON_CHANNEL", "delivered": "DELIVERED", "read": "READ"}
 _EXPIRED = 'Bearer error="invalid_token", error_description="expired"'
-_ONEMSG_ACK = {"sent": "sent", "delivered": "delivered", "read": "viewed"}
 
 
-_WINDOW_TEXT = (
-    "Re-engagement message: Message failed to send because more than 24 hours have passed "
-    "since the customer last replied to this number."
-)
-
-
-def _sinch_identity(sent: Sent) -> str:
+def _identity(sent: Sent) -> str:
     """The recipient as Sent; a BSUID send shows the phone if the business may see it."""
     user = sent.user
     if user is None or sent.to_phone:
         return sent.to
     return user.phone if user.phone and user.phone_visible(False) else user.user_id
-
-
-def _onemsg_chat(sent: Sent) -> str:
-    """``<digits>@c.us`` while the phone is visible, else ``<BSUID>@lid``."""
-    user = sent.user
-    if user is None:
-        return f"{sent.to.split('@')[0].lstrip('+')}@c.us"
-    if user.phone and user.phone_visible(sent.to_phone):
-        return f"{user.phone}@c.us"
-    return f"{user.user_id}@lid"
 
 
 def rpc_error(status: int, name: str, message: str, **headers: str) -> HttpResponse:
@@ -68,10 +51,37 @@ class SinchSim(Sim):
     """Sinch: OAuth token endpoint, ``messages:send``, signed callbacks."""
 
     name = "sinch"
+    failure_sites: ClassVar[Mapping[str, FailureSite]] = {
+        "window_closed": FailureSite(
+            "webhook",
+            "200 + message_id, then MESSAGE_DELIVERY `FAILED`, `reason.code` "
+            "OUTSIDE_ALLOWED_SENDING_WINDOW, `channel_code` 131047",
+            "reference/providers.md §4.5; "
+            "realworld sinch/wh_delivery_failed_outside_window_docs.json",
+            "confirmed",
+        ),
+        "rate_limit": FailureSite(
+            "response",
+            "429 `RESOURCE_EXHAUSTED` + `Retry-After`",
+            "reference/providers.md §4.4",
+            "likely",
+        ),
+        "server_error": FailureSite(
+            "response",
+            "503 `UNAVAILABLE`",
+            "reference/providers.md §4.4 (500/501/503: retry)",
+            "likely",
+        ),
+        "expire_token": FailureSite(
+            "response",
+            '401 `UNAUTHENTICATED`, `www-authenticate: …"expired"`; the token is revoked',
+            "reference/providers.md §4.1 (the SDK refreshes once on 401 expired)",
+            "confirmed",
+        ),
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.tokens: set[str] = set()
         self.token_requests = 0
 
     def _iso(self) -> str:
@@ -90,7 +100,7 @@ class SinchSim(Sim):
         auth = headers.get("authorization")
         if method == "POST" and path == "/oauth2/token":
             return Reply(self._token(auth, headers, body))
-        m = _SINCH_SEND.match(path)
+        m = _SEND.match(path)
         if method != "POST" or m is None or m.group(1) != self.secret("project_id"):
             return Reply(rpc_error(404, "NOT_FOUND", f"{path} not found (check the region)"))
         fault = self.take_fault()
@@ -171,9 +181,9 @@ class SinchSim(Sim):
             "event_time": self._iso(),
             "message_metadata": "",
         }
-        identity = {"channel": "WHATSAPP", "identity": _sinch_identity(sent)}
+        identity = {"channel": "WHATSAPP", "identity": _identity(sent)}
         docs: list[dict[str, Any]] = []
-        reports = ["FAILED"] if sent.window_closed else [_SINCH_STATUS[s] for s in statuses]
+        reports = ["FAILED"] if sent.window_closed else [_STATUS[s] for s in statuses]
         for status in reports:
             report: dict[str, Any] = {
                 "message_id": sent.message_id,
@@ -235,134 +245,4 @@ class SinchSim(Sim):
         return WebhookCall(self.name, self.webhook_url or "", raw, headers)
 
 
-class OneMsgSim(Sim):
-    """1msg.io: ``/{instance}/{method}?token=…``, HTTP 200 with ``sent:false`` on failure."""
-
-    name = "onemsg"
-
-    def handle(self, req: SimRequest) -> Reply:
-        method, path, query, body = req.method, req.path, req.query, req.body
-        parts = path.strip("/").split("/")
-        if method != "POST" or len(parts) != 2 or parts[0] != self.secret("instance_id"):
-            return Reply(json_response(404, {"error": "Instance not found"}))
-        if query.get("token") != self.secret("token"):
-            return Reply(
-                json_response(
-                    401, {"error": "Wrong token. Please provide token as a GET parameter."}
-                )
-            )
-        schema: dict[str, type[BaseModel]] = {
-            "sendFlow": OneMsgSendFlow,
-            "sendTemplate": OneMsgSendTemplate,
-            "addTemplate": TemplateCreate,
-        }
-        model = schema.get(parts[1])
-        if model is None:
-            return Reply(json_response(404, {"error": f"Unknown method {parts[1]}"}))
-        fault = self.take_fault()
-
-        def answer() -> Reply:
-            checked = parse(model, body)
-            if isinstance(checked, Invalid):
-                return Reply(json_response(400, {"error": f"Validation failed: {checked}"}))
-            if isinstance(checked, TemplateCreate):
-                tpl = {"id": "1msg-tpl-1", "status": "PENDING", "category": checked.category}
-                return Reply(json_response(200, tpl))
-            if self.fails_now(fault):
-                # 1msg checks the window itself; its own client expects these words
-                return Reply(json_response(400, {"message": "Dialog window is closed"}))
-            return Reply(self._sent(json.loads(body), parts[1], self.fails_later(fault)))
-
-        return self.apply_transport_fault(fault, answer)
-
-    def _sent(self, body: dict[str, Any], method: str, closed: bool) -> HttpResponse:
-        to = str(body.get("phone") or body.get("chatId") or body.get("bsuid"))
-        kind: Literal["interactive", "template"]
-        if method == "sendFlow":
-            kind, token = "interactive", body.get("flowToken")
-        else:
-            kind = "template"
-            token = next(
-                (
-                    p["action"].get("flow_token")
-                    for c in body.get("params", [])
-                    for p in c.get("parameters", [])
-                    if p.get("type") == "action"
-                ),
-                None,
-            )
-        message_id = self.next_id("gBGGemu")
-        self.sent[message_id] = Sent(
-            self.name, message_id, to, kind, token, body,
-            window_closed=closed, user=self.user_for(to),
-        )  # fmt: skip
-        return json_response(
-            200,
-            {
-                "sent": True,
-                "id": message_id,
-                "message": f"Sent to {to}",
-                "description": "Message has been sent to the provider",
-            },
-        )
-
-    def rate_limited(self, retry_after: int) -> HttpResponse:
-        return json_response(429, {"error": "Too many requests"}, {"retry-after": str(retry_after)})
-
-    def server_error(self) -> HttpResponse:
-        return json_response(500, {"error": "Internal server error"})
-
-    def callbacks(
-        self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
-    ) -> list[WebhookCall]:
-        chat, instance = _onemsg_chat(sent), self.secret("instance_id")
-        who = {"chatId": chat}
-        if sent.user is not None:  # as 1msg's own acks carry it
-            who["bsuid"] = sent.user.user_id
-        if sent.window_closed:  # the one and only outcome of that message
-            failed: dict[str, Any] = {"id": sent.message_id, "status": "failed"}
-            failed["error"] = _WINDOW_TEXT
-            if sent.user and sent.user.phone and sent.user.phone_visible(sent.to_phone):
-                failed["phone"] = sent.user.phone
-            return self._calls([{"instanceId": instance, "ack": [failed | who]}])
-        docs: list[dict[str, Any]] = [
-            {
-                "instanceId": instance,
-                "ack": [{"id": sent.message_id, **who, "status": _ONEMSG_ACK[s]}],
-            }
-            for s in statuses
-        ]
-        if answers is not None:
-            response = (
-                {"flow_token": sent.flow_token, **answers} if sent.flow_token else dict(answers)
-            )
-            message: dict[str, Any] = {
-                "id": self.next_id("gBGGemuIN"),
-                "body": json.dumps(response),
-                "fromMe": False,
-                "self": 0,
-                "isForwarded": False,
-                "author": chat,
-                "time": int(self.clock()),
-                "chatId": chat,
-                "type": "interactive",
-                "senderName": sent.user.name if sent.user else "Emulated User",
-                "caption": None,
-                "quotedMsgId": sent.message_id,
-            }
-            if sent.user is not None:  # as in 1msg's captured inbound messages
-                message["authorBsuid"] = sent.user.user_id
-            docs.append({"instanceId": instance, "messages": [message]})
-        return self._calls(docs)
-
-    def _calls(self, docs: list[dict[str, Any]]) -> list[WebhookCall]:
-        url = self.webhook_url or ""
-        token = self.secret("webhook_token")
-        if token:  # 1msg cannot sign: the secret rides in the webhook URL
-            url += ("&" if "?" in url else "?") + urlencode({"token": token})
-        return [
-            WebhookCall(
-                self.name, url, json.dumps(doc).encode(), {"content-type": "application/json"}
-            )
-            for doc in docs
-        ]
+SIMULATOR = SinchSim

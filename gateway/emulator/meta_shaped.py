@@ -1,13 +1,17 @@
-"""Simulated Meta Cloud API, 360dialog Cloud and 360dialog On-Premise."""
+"""What the Meta-speaking simulators share: Cloud API payloads, answers and callbacks.
+
+Meta's Cloud API, 360dialog Cloud and 360dialog On-Premise take the same message
+shapes and answer and call back in the same words; each provider's module
+(``sims/meta_cloud.py``, ``sims/dialog360_cloud.py``, ``sims/dialog360_onprem.py``)
+subclasses :class:`MetaShapedSim` with its own authentication, paths, error shapes and
+webhook signing.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
@@ -24,13 +28,10 @@ from gateway.emulator.base import (
     json_response,
     parse,
 )
-from gateway.emulator.schemas import CloudMessage, OnPremMessage, TemplateCreate
+from gateway.emulator.schemas import CloudMessage, TemplateCreate
 from gateway.emulator.users import IdentityChange, SimUser, digits, is_phone
 from gateway.http import HttpResponse
 
-_META_PATH = re.compile(
-    r"^/(v\d+\.\d+)/([^/]+)/(messages|message_templates|whatsapp_business_encryption)$"
-)
 PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
 
 
@@ -62,15 +63,29 @@ def _token_of(body: dict[str, Any]) -> str | None:
     return None
 
 
-class MetaSim(Sim):
-    """Meta's Graph API for one business number and WABA."""
+class MetaShapedSim(Sim):
+    """A provider speaking Meta's payloads; subclasses say how it authenticates, where
+    its operations live and how its callbacks are signed."""
 
-    name = "meta_cloud"
-    message_schema: type[BaseModel] = CloudMessage
-    id_prefix = "wamid.HBgMETA"
-    scoped = True  # webhooks carry business-scoped user ids (Cloud API, 2026)
+    message_schema: ClassVar[type[BaseModel]] = CloudMessage
+    id_prefix: ClassVar[str]
+    scoped: ClassVar[bool] = True  # webhooks carry business-scoped user ids (Cloud API, 2026)
     system_messages = True
-    window_error: dict[str, Any] = hooks.WINDOW_131047
+    window_error: ClassVar[dict[str, Any]] = hooks.WINDOW_131047
+
+    # -- what each provider decides ---------------------------------------------------
+
+    def authenticate(self, headers: Mapping[str, str]) -> HttpResponse | None:
+        """The refusal of a request with the wrong credentials, or None to go on."""
+        raise NotImplementedError
+
+    def operation(self, method: str, path: str) -> str | None:
+        """``message``, ``template`` or ``public_key`` for a known path, else None."""
+        raise NotImplementedError
+
+    def webhook(self, doc: dict[str, Any]) -> WebhookCall:
+        """A callback carrying ``doc``, authenticated the provider's way."""
+        raise NotImplementedError
 
     # -- requests --------------------------------------------------------------------
 
@@ -88,24 +103,6 @@ class MetaSim(Sim):
         if op == "template":
             return self.apply_transport_fault(fault, lambda: Reply(self.create_template(body)))
         return self.apply_transport_fault(fault, lambda: Reply(self.send(body, fault)))
-
-    def authenticate(self, headers: Mapping[str, str]) -> HttpResponse | None:
-        if headers.get("authorization") != f"Bearer {self.secret('access_token')}":
-            return graph_error(401, 190, "Invalid OAuth access token - Cannot parse access token")
-        return None
-
-    def operation(self, method: str, path: str) -> str | None:
-        m = _META_PATH.match(path)
-        if method != "POST" or m is None:
-            return None
-        node, edge = m.group(2), m.group(3)
-        if edge == "messages" and node == self.secret("phone_number_id"):
-            return "message"
-        if edge == "message_templates" and node == self.secret("waba_id"):
-            return "template"
-        if edge == "whatsapp_business_encryption" and node == self.secret("phone_number_id"):
-            return "public_key"
-        return None
 
     def store_public_key(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
         """Meta takes ``business_public_key`` form-encoded; 360dialog ``public_key`` JSON."""
@@ -236,120 +233,3 @@ class MetaSim(Sim):
             "object": "whatsapp_business_account",
             "entry": [{"id": self.secret("waba_id") or hooks.WABA_ID, "changes": [change]}],
         }
-
-    def webhook(self, doc: dict[str, Any]) -> WebhookCall:
-        raw = json.dumps(doc).encode()
-        signature = hmac.new(self.secret("app_secret").encode(), raw, hashlib.sha256).hexdigest()
-        headers = {"content-type": "application/json", "x-hub-signature-256": f"sha256={signature}"}
-        return WebhookCall(self.name, self.webhook_url or "", raw, headers)
-
-
-class Dialog360CloudSim(MetaSim):
-    """360dialog Cloud: Meta's payloads at ``/messages``, ``D360-API-KEY``, no signature."""
-
-    name = "dialog360_cloud"
-    id_prefix = "wamid.HBgD360"
-
-    def authenticate(self, headers: Mapping[str, str]) -> HttpResponse | None:
-        if headers.get("d360-api-key") != self.secret("api_key"):
-            return json_response(401, {"error": "Invalid api key"})
-        return None
-
-    def operation(self, method: str, path: str) -> str | None:
-        if method == "POST" and path == "/messages":
-            return "message"
-        if method == "POST" and path == "/v1/configs/templates":
-            return "template"
-        if method == "POST" and path == "/whatsapp_business_encryption":
-            return "public_key"
-        return None
-
-    def not_found(self, path: str) -> HttpResponse:
-        return json_response(
-            404,
-            {
-                "meta": {
-                    "success": False,
-                    "http_code": 404,
-                    "developer_message": f"{path} not found",
-                }
-            },
-        )
-
-    def server_error(self) -> HttpResponse:
-        body = {
-            "meta": {"success": False, "http_code": 503, "developer_message": "Service unavailable"}
-        }
-        return json_response(503, body)
-
-    def webhook(self, doc: dict[str, Any]) -> WebhookCall:
-        raw = json.dumps(doc).encode()
-        headers = {"content-type": "application/json"}
-        header = self.account.get("webhook_auth_header", "Authorization")
-        if self.account.get("webhook_auth_value"):
-            headers[str(header).lower()] = self.secret("webhook_auth_value")
-        return WebhookCall(self.name, self.webhook_url or "", raw, headers)
-
-
-def onprem_error(status: int, code: int, title: str, details: str = "") -> HttpResponse:
-    error: dict[str, Any] = {"code": code, "title": title}
-    if details:
-        error["details"] = details
-    return json_response(
-        status, {"errors": [error], "meta": {"api_status": "stable", "version": "2.51.1"}}
-    )
-
-
-class Dialog360OnPremSim(Dialog360CloudSim):
-    """360dialog On-Premise: ``/v1/messages``, ``errors[]``, flat webhooks, galaxy_message."""
-
-    name = "dialog360_onprem"
-    message_schema = OnPremMessage
-    id_prefix = "gBEGemu"
-    scoped = False  # On-Premise knows phones only
-    system_messages = False
-    window_error = hooks.WINDOW_470
-
-    def operation(self, method: str, path: str) -> str | None:
-        if method == "POST" and path == "/v1/messages":
-            return "message"
-        if method == "POST" and path == "/v1/configs/templates":
-            return "template"
-        if method == "POST" and path == "/v1/settings/business/whatsapp_business_encryption":
-            return "public_key"
-        return None
-
-    def invalid(self, problem: Invalid) -> HttpResponse:
-        if problem.missing:
-            return onprem_error(400, 1008, "Required parameter is missing", str(problem))
-        return onprem_error(400, 1009, "Parameter value is not valid", str(problem))
-
-    def rate_limited(self, retry_after: int) -> HttpResponse:
-        response = onprem_error(429, 1015, "Too many requests")
-        return HttpResponse.of(
-            429, {**response.headers, "retry-after": str(retry_after)}, response.content
-        )
-
-    def server_error(self) -> HttpResponse:
-        return onprem_error(500, 1014, "Internal error")
-
-    def window_closed(self) -> HttpResponse:
-        return onprem_error(400, 470, str(hooks.WINDOW_470["title"]))
-
-    def identity_change(self, kind: IdentityChange, before: SimUser, after: SimUser) -> WebhookCall:
-        raise ValueError(f"{kind} system messages are not emulated for On-Premise")
-
-    def accepted(self, message_id: str, to: str, kind: str) -> HttpResponse:
-        body = {
-            "contacts": [{"input": to, "wa_id": digits(to)}],
-            "messages": [{"id": message_id}],
-            "meta": {"api_status": "stable", "version": "2.51.1"},
-        }
-        return json_response(200, body)
-
-    def nfm_reply(self, response: dict[str, Any]) -> dict[str, Any]:
-        # As 360dialog documents On-Premise replies: galaxy_message, response_json as an object.
-        return {"name": "galaxy_message", "response_json": response}
-
-    def document(self, value: dict[str, Any]) -> dict[str, Any]:
-        return value  # flat: no envelope

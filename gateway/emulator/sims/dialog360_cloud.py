@@ -1,0 +1,85 @@
+"""Simulated 360dialog Cloud: Meta's payloads at ``/messages``, ``D360-API-KEY``, no
+signature (the webhook echoes a configured header)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from gateway.emulator.base import WebhookCall, json_response
+from gateway.emulator.failures import FailureSite
+from gateway.emulator.meta_shaped import MetaShapedSim
+from gateway.http import HttpResponse
+
+
+class Dialog360CloudSim(MetaShapedSim):
+    """360dialog Cloud: Meta's payloads at ``/messages``, ``D360-API-KEY``, no signature."""
+
+    name = "dialog360_cloud"
+    id_prefix = "wamid.HBgD360"
+    failure_sites: ClassVar[Mapping[str, FailureSite]] = {
+        "window_closed": FailureSite(
+            "webhook",
+            "as Meta: 200 + wamid, then one `failed` status with 131047",
+            "reference/providers.md §2 (Meta's payloads, un-wrapped); "
+            "realworld dialog360_cloud/wh_status_failed_131014_courier_d3c.json",
+            "likely",
+            ("response", "400 Graph error 131047"),
+        ),
+        "rate_limit": FailureSite(
+            "response",
+            "429 Graph error 130429 + `Retry-After`",
+            "reference/providers.md §2; realworld dialog360_cloud/err_130429_courier_d3c.json",
+            "confirmed",
+        ),
+        "server_error": FailureSite(
+            "response",
+            "503 `{meta: {success: false, http_code: 503}}`",
+            "reference/providers.md §2 (360dialog error shapes)",
+            "likely",
+        ),
+    }
+
+    def authenticate(self, headers: Mapping[str, str]) -> HttpResponse | None:
+        if headers.get("d360-api-key") != self.secret("api_key"):
+            return json_response(401, {"error": "Invalid api key"})
+        return None
+
+    def operation(self, method: str, path: str) -> str | None:
+        if method == "POST" and path == "/messages":
+            return "message"
+        if method == "POST" and path == "/v1/configs/templates":
+            return "template"
+        if method == "POST" and path == "/whatsapp_business_encryption":
+            return "public_key"
+        return None
+
+    def not_found(self, path: str) -> HttpResponse:
+        return json_response(
+            404,
+            {
+                "meta": {
+                    "success": False,
+                    "http_code": 404,
+                    "developer_message": f"{path} not found",
+                }
+            },
+        )
+
+    def server_error(self) -> HttpResponse:
+        body = {
+            "meta": {"success": False, "http_code": 503, "developer_message": "Service unavailable"}
+        }
+        return json_response(503, body)
+
+    def webhook(self, doc: dict[str, Any]) -> WebhookCall:
+        raw = json.dumps(doc).encode()
+        headers = {"content-type": "application/json"}
+        header = self.account.get("webhook_auth_header", "Authorization")
+        if self.account.get("webhook_auth_value"):
+            headers[str(header).lower()] = self.secret("webhook_auth_value")
+        return WebhookCall(self.name, self.webhook_url or "", raw, headers)
+
+
+SIMULATOR = Dialog360CloudSim

@@ -1,0 +1,42 @@
+"""360dialog Cloud: the test kit (see tests/kits.py).
+
+Meta's payloads, un-wrapped (reference/providers.md §2), so the Meta kit's builders and
+readers apply; 360dialog does not sign callbacks but echoes a header configured with the
+webhook, and takes ``D360-API-KEY`` on requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from gateway.http import HttpRequest
+from tests.contract.meta_cloud.kit import MetaKit
+from tests.kits import Credentials
+
+D360_KEY = "d360-test-key-0123456789"
+D360_WEBHOOK_SECRET = "Basic d2ViaG9vazpzM2NyM3Q="
+
+
+class Dialog360CloudKit(MetaKit):
+    name = "dialog360_cloud"
+    settings: ClassVar[dict[str, Any]] = {
+        "api_key": D360_KEY,
+        "webhook_auth_value": D360_WEBHOOK_SECRET,
+        "phone_number_id": "106540352242922",
+    }
+    secret_settings = ("api_key", "webhook_auth_value")
+    webhook_secret_setting = "webhook_auth_value"
+    signs_body = False  # a shared header, not a signature
+
+    def credentials(self, body: bytes, secret: str) -> Credentials:
+        return {self.settings.get("webhook_auth_header", "Authorization"): secret}, {}
+
+    def wire_request(
+        self, base_url: str, account: Mapping[str, Any], body: Any, **options: str
+    ) -> HttpRequest:
+        headers = {"D360-API-KEY": account["api_key"]}
+        return HttpRequest.for_json("POST", f"{base_url}/messages", body, headers)
+
+
+KIT = Dialog360CloudKit()
