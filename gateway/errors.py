@@ -34,6 +34,19 @@ class UnsupportedFeature(GatewayError):
         super().__init__(f"{msg}: {detail}" if detail else msg)
 
 
+class LimitExceeded(UnsupportedFeature):
+    """A field is longer than this provider takes (each adapter documents its limits),
+    although the neutral model allows it; raised before any request is made."""
+
+    def __init__(self, provider: str, field: str, rule: str, limit: int, got: int) -> None:
+        self.field = field
+        self.rule = rule
+        self.limit = limit
+        self.got = got
+        detail = f"{field} must be at most {limit} characters here (got {got})"
+        super().__init__(provider, rule, detail)
+
+
 class WebhookError(GatewayError):
     """An inbound callback could not be accepted."""
 

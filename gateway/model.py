@@ -21,7 +21,10 @@ from gateway.identity import RecipientKind, phone_problem, recipient_kind
 FlowAction = Literal["navigate", "data_exchange"]
 FlowMode = Literal["draft", "published"]
 
-CTA_MAX = 20
+CTA_MAX = 30
+"""The longest ``flow_cta`` any provider takes (Meta's v23.0 OpenAPI: ``maxLength: 30``,
+"advised 30 characters or less"). Each adapter refuses above its own documented limit
+(``Adapter.flow_cta_max``) before any request."""
 HEADER_MAX = 60
 FOOTER_MAX = 60
 BODY_MAX = 1024

@@ -15,14 +15,20 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_core import PydanticCustomError
 
-from gateway.errors import ConfigError, SignatureError, UnsupportedFeature, WebhookPayloadError
+from gateway.errors import (
+    ConfigError,
+    LimitExceeded,
+    SignatureError,
+    UnsupportedFeature,
+    WebhookPayloadError,
+)
 from gateway.events import InboundEvent, SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import UserRef
-from gateway.model import FlowMessage, FlowTemplate, ProviderOptions
+from gateway.model import CTA_MAX, FlowMessage, FlowTemplate, ProviderOptions
 
 # Capability names an adapter may declare.
 FLOW_ID = "flow_id"
@@ -75,6 +81,9 @@ class AdapterSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     base_url: str
+    flow_cta_max_length: int | None = Field(default=None, ge=1, le=CTA_MAX)
+    """Overrides the adapter's documented ``flow_cta`` limit (for when a provider changes
+    it before we do); None: :attr:`Adapter.flow_cta_max`."""
 
     def secret_values(self) -> list[str]:
         return [
@@ -92,6 +101,9 @@ class Adapter(ABC):
     Settings: ClassVar[type[AdapterSettings]]
     Options: ClassVar[type[ProviderOptions] | None] = None
     """This provider's per-message extras (a :class:`ProviderOptions` subclass), if any."""
+    flow_cta_max: ClassVar[int] = 20
+    """The longest ``flow_cta`` this provider documents (each adapter cites its source);
+    20 is what Meta's older pages and Sinch's SDK say."""
 
     def __init__(
         self,
@@ -172,6 +184,11 @@ class Adapter(ABC):
 
     def check_message(self, msg: FlowMessage) -> None:
         """Refuse what this provider cannot express, before any request is built."""
+        limit = self.settings.flow_cta_max_length or self.flow_cta_max
+        if msg.flow_cta is not None and len(msg.flow_cta) > limit:
+            raise LimitExceeded(
+                self.name, "flow_cta", "flow_cta_too_long", limit, len(msg.flow_cta)
+            )
         if msg.recipient_kind != "phone":
             self.require(BSUID_RECIPIENT, "send to the user's phone number instead")
         if msg.template is not None:

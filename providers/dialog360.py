@@ -144,6 +144,8 @@ class Dialog360CloudAdapter(_Dialog360):
     """360dialog Cloud API: Meta's payloads at ``/messages`` (no version, no phone id)."""
 
     name = "dialog360_cloud"
+    # 360dialog Cloud relays Meta's Cloud API payloads: Meta's v23.0 OpenAPI, maxLength 30.
+    flow_cta_max = 30
     capabilities = frozenset(
         {
             FLOW_ID,
@@ -211,6 +213,8 @@ class Dialog360OnPremAdapter(_Dialog360):
     """360dialog On-Premise API: ``/v1/messages``, no ``messaging_product``, flat webhooks."""
 
     name = "dialog360_onprem"
+    # Meta's On-Premises reference (no OpenAPI; sunset) says 20 characters.
+    flow_cta_max = 20
     capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, PUBLIC_KEY})
     Settings: ClassVar[type[AdapterSettings]] = Dialog360OnPremSettings
     settings: Dialog360OnPremSettings

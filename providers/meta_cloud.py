@@ -53,6 +53,8 @@ class MetaCloudAdapter(Adapter):
     """Interactive Flow messages, FLOW-button templates and webhooks of the Cloud API."""
 
     name = "meta_cloud"
+    # Meta's v23.0 OpenAPI, ActionObject flow parameters: flow_cta maxLength 30.
+    flow_cta_max = 30
     capabilities = frozenset(
         {
             FLOW_ID,

@@ -127,6 +127,9 @@ class OneMsgAdapter(Adapter):
     """Flows through 1msg.io's chat-api style methods."""
 
     name = "onemsg"
+    # 1msg's OpenAPI gives flowCta no maxLength; 1msg relays to Meta's Cloud API (v23.0:
+    # 30). Unconfirmed: the sender setting flow_cta_max_length overrides it.
+    flow_cta_max = 30
     capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, BSUID_RECIPIENT})
     Settings: ClassVar[type[AdapterSettings]] = OneMsgSettings
     settings: OneMsgSettings

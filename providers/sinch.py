@@ -191,6 +191,8 @@ class SinchAdapter(Adapter):
     """WhatsApp Flows through Sinch's Conversation API."""
 
     name = "sinch"
+    # Sinch's SDK models (node whatsapp-flow.ts): "20 characters maximum, emoji not supported".
+    flow_cta_max = 20
     capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, BSUID_RECIPIENT})
     Settings: ClassVar[type[AdapterSettings]] = SinchSettings
     Options: ClassVar[type[ProviderOptions] | None] = SinchOptions

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.emulator import specs
 from gateway.emulator.failures import FailureSite, Where
 from gateway.emulator.users import IdentityChange, SimUser, Users, is_bsuid, is_phone
 from gateway.http import HttpResponse
@@ -113,6 +114,21 @@ class Invalid:
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
     hdrs = {"content-type": "application/json", **(headers or {})}
     return HttpResponse.of(status, hdrs, json.dumps(body).encode())
+
+
+def check_spec(provider: str, operation: str, body: bytes) -> dict[str, Any] | Invalid:
+    """The JSON body if it follows ``provider``'s specification for ``operation``
+    (:mod:`gateway.emulator.specs`), else the first :class:`Invalid` thing in it."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return Invalid("body", "is not JSON", False)
+    problem = specs.check(provider, operation, doc)
+    if problem is not None:
+        return Invalid(problem.field, problem.problem, problem.missing)
+    if not isinstance(doc, dict):  # every request body in the specs is an object
+        return Invalid("body", "must be a JSON object", False)
+    return doc
 
 
 def parse(model: type[BaseModel], body: bytes) -> BaseModel | Invalid:

@@ -90,7 +90,7 @@ def test_options_for_a_provider_without_any_exit_2(
 
 def test_invalid_message_exits_2_naming_the_rule(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        cli.main([*SEND, "--flow-id", "1", "--flow-cta", "x" * 21, "--body", "b", "--screen", "S"])
+        cli.main([*SEND, "--flow-id", "1", "--flow-cta", "x" * 31, "--body", "b", "--screen", "S"])
         == 2
     )
     assert "flow_cta_too_long" in capsys.readouterr().err

@@ -7,7 +7,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway import FlowMessage, FlowTemplate, TemplateRef
+from gateway import FlowMessage, FlowTemplate, TemplateRef, UnsupportedFeature
+from gateway.errors import LimitExceeded
+from gateway.model import CTA_MAX
+from providers import get_adapter
+from tests.kits import KITS
 
 BASE: dict[str, Any] = {
     "to": "+16505551234",
@@ -53,7 +57,7 @@ def test_valid_messages_construct() -> None:
         ({"flow_id": None}, "", "flow_identity"),
         ({"flow_name": "also"}, "", "flow_identity"),
         ({"flow_cta": None}, "", "flow_cta_missing"),
-        ({"flow_cta": "x" * 21}, "flow_cta", "flow_cta_too_long"),
+        ({"flow_cta": "x" * 31}, "flow_cta", "flow_cta_too_long"),
         ({"flow_cta": "Book 📅"}, "flow_cta", "flow_cta_emoji"),
         ({"flow_cta": "Go ✔"}, "flow_cta", "flow_cta_emoji"),
         ({"flow_cta": "  "}, "flow_cta", "empty_string"),
@@ -81,11 +85,39 @@ def test_interactive_rules(change: dict[str, Any], field: str, rule: str) -> Non
 
 
 def test_messages_name_the_field_and_limit() -> None:
-    _, _, msg = _fails(FlowMessage, {**BASE, "flow_cta": "x" * 25})
-    assert "20" in msg
-    assert "25" in msg
+    _, _, msg = _fails(FlowMessage, {**BASE, "flow_cta": "x" * 35})
+    assert "30" in msg
+    assert "35" in msg
     with pytest.raises(ValidationError, match="flow_cta"):
-        FlowMessage(**{**BASE, "flow_cta": "x" * 25})
+        FlowMessage(**{**BASE, "flow_cta": "x" * 35})
+
+
+@pytest.mark.parametrize(
+    ("provider", "limit"),
+    [("meta_cloud", 30), ("dialog360_cloud", 30), ("dialog360_onprem", 20), ("sinch", 20),
+     ("onemsg", 30)],
+)  # fmt: skip
+def test_each_provider_refuses_a_cta_past_its_own_limit(provider: str, limit: int) -> None:
+    adapter = get_adapter(provider, **KITS[provider].settings)
+    adapter.build_send(FlowMessage(**{**BASE, "flow_cta": "x" * limit}))
+    if limit == CTA_MAX:  # the model's own limit already refuses more
+        with pytest.raises(ValidationError, match="flow_cta_too_long"):
+            FlowMessage(**{**BASE, "flow_cta": "x" * (limit + 1)})
+        return
+    with pytest.raises(LimitExceeded) as info:
+        adapter.build_send(FlowMessage(**{**BASE, "flow_cta": "x" * (limit + 1)}))
+    err = info.value
+    assert (err.provider, err.field, err.rule, err.limit, err.got) == (
+        provider, "flow_cta", "flow_cta_too_long", limit, limit + 1
+    )  # fmt: skip
+    assert isinstance(err, UnsupportedFeature)
+    assert f"at most {limit}" in str(err)
+
+
+def test_a_sender_setting_overrides_the_documented_cta_limit() -> None:
+    settings = {**KITS["onemsg"].settings, "flow_cta_max_length": 20}
+    with pytest.raises(LimitExceeded, match="at most 20"):
+        get_adapter("onemsg", **settings).build_send(FlowMessage(**{**BASE, "flow_cta": "x" * 21}))
 
 
 @pytest.mark.parametrize(
