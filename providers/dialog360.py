@@ -105,7 +105,9 @@ class _Dialog360(Adapter):
     _public_key_path: ClassVar[str]
 
     def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
-        """360dialog's ``whatsapp_business_encryption`` (seed 002), body ``public_key``."""
+        """On-Premise ``/v1/settings/business/whatsapp_business_encryption``, JSON
+        ``{"public_key": …}``: Meta's On-Premises reference (settings/business-whatsapp-
+        business-encryption) and 360dialog's Flows page (seed 002)."""
         return self._request(self._public_key_path, {"public_key": public_key_pem})
 
     def parse_register_public_key_response(self, resp: HttpResponse) -> bool:
@@ -169,6 +171,23 @@ class Dialog360CloudAdapter(_Dialog360):
     @property
     def business_id(self) -> str | None:
         return self.settings.phone_number_id
+
+    def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
+        """``POST /whatsapp_business_encryption``: Meta's Cloud API upload, relayed.
+
+        360dialog's Messaging API reference (1.41.0/1.44.0) shows the body as a bare
+        string; the name it gives the key is ``business_public_key`` (its GET answer,
+        ``BusinessEncryptionInfo``), the field of Meta's upload, whose bodies 360dialog
+        Cloud follows (docs.360dialog.com/partner/integration/waba-integration). So:
+        Meta's field in Meta's documented encoding (:func:`meta_wire.public_key_form`),
+        not the On-Premise ``public_key``.
+        """
+        url = f"{self.settings.base_url.rstrip('/')}{self._public_key_path}"
+        headers = {
+            "D360-API-KEY": self.settings.api_key.get_secret_value(),
+            "Content-Type": meta_wire.PUBLIC_KEY_CONTENT_TYPE,
+        }
+        return HttpRequest("POST", url, headers, None, meta_wire.public_key_form(public_key_pem))
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         return self._inbound.envelope(expect_dict(load_json_body(body), ""))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from pydantic import Field
 
@@ -106,10 +105,11 @@ class MetaCloudAdapter(Adapter):
         )
 
     def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
-        """``POST /{phone_number_id}/whatsapp_business_encryption``, form-encoded as in the docs."""
+        """``POST /{phone_number_id}/whatsapp_business_encryption``, form-encoded
+        (:func:`meta_wire.public_key_form`)."""
         url = self._url(self.settings.phone_number_id, "whatsapp_business_encryption")
-        body = urlencode({"business_public_key": public_key_pem}).encode()
-        headers = {**self._auth(), "Content-Type": "application/x-www-form-urlencoded"}
+        body = meta_wire.public_key_form(public_key_pem)
+        headers = {**self._auth(), "Content-Type": meta_wire.PUBLIC_KEY_CONTENT_TYPE}
         return HttpRequest("POST", url, headers, None, body)
 
     def parse_register_public_key_response(self, resp: HttpResponse) -> bool:

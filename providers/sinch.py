@@ -15,9 +15,10 @@ import hmac
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.errors import (
     AuthenticationError,
@@ -114,6 +115,23 @@ REASON_CODES: Mapping[str, type[ProviderError]] = {
 }
 
 
+TTL_MIN, TTL_MAX = 3, 315_576_000_000
+"""The range of ``ttl`` in seconds, as Sinch's SDKs (generated from its OpenAPI) describe
+it: "an integer with the suffix s (for seconds). Valid integer range is 3 to 315,576,000,000
+(inclusive)" (sinch-sdk-node ``SendMessageRequest.ttl``; the Java SDK says the same). The
+maximum is protobuf's Duration limit, ten thousand years."""
+
+
+def _ttl_range(seconds: int) -> int:
+    if not TTL_MIN <= seconds <= TTL_MAX:
+        raise PydanticCustomError(
+            "ttl_out_of_range",
+            "Sinch takes a ttl of {min} to {max} seconds, not {given}",
+            {"min": TTL_MIN, "max": TTL_MAX, "given": seconds},
+        )
+    return seconds
+
+
 class SinchOptions(ProviderOptions):
     """Sinch-only extras of a message: ``FlowMessage(..., options=[SinchOptions(…)])``.
     Echoed in Sinch's callbacks; other providers ignore them."""
@@ -126,8 +144,9 @@ class SinchOptions(ProviderOptions):
     message_metadata: str | None = Field(default=None, max_length=1024)
     callback_url: str | None = Field(default=None, pattern=r"^https?://")
     """Per-message callback destination, overriding the app's webhook."""
-    ttl_seconds: int | None = Field(default=None, ge=1)
-    """Give up delivery after this many seconds."""
+    ttl_seconds: Annotated[int, AfterValidator(_ttl_range)] | None = None
+    """Give up delivery after this many seconds (sent as ``ttl: "<n>s"``), from 3 to
+    315,576,000,000."""
 
 
 class SinchSettings(AdapterSettings):

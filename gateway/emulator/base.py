@@ -8,6 +8,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ValidationError
@@ -114,6 +116,25 @@ class Invalid:
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> HttpResponse:
     hdrs = {"content-type": "application/json", **(headers or {})}
     return HttpResponse.of(status, hdrs, json.dumps(body).encode())
+
+
+def form_fields(req: SimRequest) -> dict[str, tuple[str | None, bytes]] | None:
+    """A ``multipart/form-data`` body as ``{name: (filename, bytes)}``; None if it is not
+    one (the stdlib's MIME parser: the emulator needs no multipart library)."""
+    ctype = req.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        return None
+    head = f"Content-Type: {ctype}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = BytesParser(policy=HTTP).parsebytes(head + req.body)
+    if not message.is_multipart():
+        return None
+    out: dict[str, tuple[str | None, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            out[name] = (part.get_filename(), payload)
+    return out
 
 
 def check_spec(provider: str, operation: str, body: bytes) -> dict[str, Any] | Invalid:

@@ -5,18 +5,26 @@ shapes and answer and call back in the same words; each provider's module
 (``sims/meta_cloud.py``, ``sims/dialog360_cloud.py``, ``sims/dialog360_onprem.py``)
 subclasses :class:`MetaShapedSim` with its own authentication, paths, error shapes and
 webhook signing.
+
+Request bodies are checked against our extract of Meta's published OpenAPI (v23.0,
+``specs/meta_cloud.json``) first, then by the few hand rules below that the
+specification leaves loose (each says so). 360dialog Cloud adds its own envelope
+(``specs/dialog360_cloud.json``); On-Premise has no machine-readable spec and keeps
+hand-written models (``schemas.OnPremMessage``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel
-
 from gateway.emulator import meta_hooks as hooks
+from gateway.emulator import specs
 from gateway.emulator.base import (
     Fault,
     Invalid,
@@ -25,14 +33,16 @@ from gateway.emulator.base import (
     Sim,
     SimRequest,
     WebhookCall,
+    check_spec,
     json_response,
-    parse,
 )
-from gateway.emulator.schemas import CloudMessage, TemplateCreate
-from gateway.emulator.users import IdentityChange, SimUser, digits, is_phone
+from gateway.emulator.users import IdentityChange, SimUser, digits, is_bsuid, is_phone
 from gateway.http import HttpResponse
 
 PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+JSON = "application/json"
 
 
 def graph_error(
@@ -63,11 +73,87 @@ def _token_of(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _fields(content_type: str, body: bytes) -> dict[str, Any] | Invalid:
+    """The fields of a form (urlencoded or multipart) or JSON body."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == FORM:
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if media == MULTIPART:
+        head = f"Content-Type: {content_type}\r\n\r\n".encode()
+        doc = BytesParser(policy=HTTP).parsebytes(head + body)
+        assert isinstance(doc, EmailMessage)  # the HTTP policy builds EmailMessage
+        if not doc.is_multipart():
+            return Invalid("body", "is not a multipart/form-data body", False)
+        fields: dict[str, Any] = {}
+        for part in doc.iter_parts():
+            assert isinstance(part, EmailMessage)
+            name = part.get_param("name", header="content-disposition")
+            if isinstance(name, str):
+                fields[name] = part.get_content()
+        return fields
+    try:
+        doc_json = json.loads(body)
+    except ValueError:
+        return Invalid("body", "is not JSON", False)
+    return doc_json if isinstance(doc_json, dict) else Invalid("body", "must be an object", False)
+
+
+def cloud_rules(body: dict[str, Any]) -> dict[str, Any] | Invalid:
+    """What Meta refuses in a spec-valid Cloud API message: the rules the spec leaves loose."""
+    to, recipient = body.get("to"), body.get("recipient")
+    if to is None and recipient is None:
+        # the spec requires `to`; since BSUIDs (2026) `recipient` may stand in for it, so
+        # the extract requires neither and this rule requires one.
+        return Invalid("to", "one of `to` or `recipient` is required", True)
+    if body["recipient_type"] == "group":
+        # the spec: `to` is "group-id for group message"; it is silent on the id's shape.
+        if to is None:
+            return Invalid("to", "a group message names the group id in `to`", True)
+    elif to is not None:
+        # the spec is silent on the shape ("The recipient's phone number for individual
+        # messages"); Meta refuses a BSUID there since Feb 2026 (131009).
+        if is_bsuid(to):
+            return Invalid(
+                "to", "a business-scoped user id cannot go in `to` (use `recipient`)", False
+            )
+        if not is_phone(to):
+            return Invalid("to", "must be a phone number", False)
+    if recipient is not None and not is_bsuid(recipient):
+        # not in the v23.0 spec at all (Meta's business-scoped user ids page)
+        return Invalid("recipient", "must be a business-scoped user id", False)
+    problem = _flow_rules(body["interactive"]) if body["type"] == "interactive" else None
+    return body if problem is None else problem
+
+
+def _flow_rules(interactive: dict[str, Any]) -> Invalid | None:
+    header = interactive.get("header")
+    if header is not None and header["type"] not in header:
+        # the spec lists text/image/document/video side by side; Meta needs the one named
+        kind = header["type"]
+        return Invalid(f"interactive.header.{kind}", f"is required for a {kind} header", True)
+    params = interactive["action"]["parameters"]
+    where = "interactive.action.parameters.flow_action_payload"
+    payload = params.get("flow_action_payload")
+    if payload is not None and params.get("flow_action") == "data_exchange":
+        # the spec is silent; Meta's Flow message reference: "Required if flow_action is
+        # navigate. Should be omitted otherwise."
+        return Invalid(where, "flow_action_payload must be omitted for data_exchange", False)
+    if payload is not None and "data" in payload and not payload["data"]:
+        # the spec says only "object"; Meta's reference: "a non-empty object"
+        return Invalid(f"{where}.data", "data must be a non-empty object", False)
+    return None
+
+
 class MetaShapedSim(Sim):
     """A provider speaking Meta's payloads; subclasses say how it authenticates, where
     its operations live and how its callbacks are signed."""
 
-    message_schema: ClassVar[type[BaseModel]] = CloudMessage
+    public_key_spec: ClassVar[str] = "meta_cloud"
+    """Whose extract checks a public-key upload (operation ``public_key``)."""
+    public_key_media: ClassVar[tuple[str, ...]] = (FORM, MULTIPART)
+    """Meta's spec declares multipart/form-data; its reference's sample request sends
+    x-www-form-urlencoded (developers.facebook.com/docs/whatsapp/cloud-api/reference/
+    whatsapp-business-encryption): both are documented, so both are taken."""
     id_prefix: ClassVar[str]
     scoped: ClassVar[bool] = True  # webhooks carry business-scoped user ids (Cloud API, 2026)
     system_messages = True
@@ -105,19 +191,23 @@ class MetaShapedSim(Sim):
         return self.apply_transport_fault(fault, lambda: Reply(self.send(body, fault)))
 
     def store_public_key(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
-        """Meta takes ``business_public_key`` form-encoded; 360dialog ``public_key`` JSON."""
-        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            form = dict(parse_qsl(body.decode("utf-8", "replace")))
-            key = form.get("business_public_key", "")
-        else:
-            try:
-                key = str(json.loads(body).get("public_key", ""))
-            except (ValueError, AttributeError):
-                key = ""
+        """``business_public_key`` in one of the documented encodings (``public_key_media``)."""
+        content_type = headers.get("content-type", "")
+        if content_type.split(";")[0].strip().lower() not in self.public_key_media:
+            expected = " or ".join(self.public_key_media)
+            return self.invalid(Invalid("body", f"must be sent as {expected}", False))
+        fields = _fields(content_type, body)
+        if isinstance(fields, Invalid):
+            return self.invalid(fields)
+        problem = specs.check(self.public_key_spec, "public_key", fields)
+        if problem is not None:
+            return self.invalid(Invalid(problem.field, problem.problem, problem.missing))
+        return self.keep_public_key(str(fields["business_public_key"]), "business_public_key")
+
+    def keep_public_key(self, key: str, field: str) -> HttpResponse:
+        # the spec is silent on the content: "The business public key in PEM format"
         if not key.strip().startswith(PEM_HEADER):
-            return self.invalid(
-                Invalid("business_public_key", "a PEM public key is required", True)
-            )
+            return self.invalid(Invalid(field, "must be a PEM public key", False))
         self.public_key = key
         return json_response(200, {"success": True})
 
@@ -147,13 +237,17 @@ class MetaShapedSim(Sim):
         """The synchronous variant (``failure_locations["window_closed"] == "response"``)."""
         return graph_error(400, 131047, "Re-engagement message", hooks.WINDOW_DETAILS)
 
+    def check_message(self, raw: bytes) -> dict[str, Any] | Invalid:
+        """The body if Meta's spec and the rules it leaves loose accept it."""
+        body = check_spec("meta_cloud", "message", raw)
+        return body if isinstance(body, Invalid) else cloud_rules(body)
+
     def send(self, raw: bytes, fault: Fault | None) -> HttpResponse:
-        checked = parse(self.message_schema, raw)
-        if isinstance(checked, Invalid):
-            return self.invalid(checked)
+        body = self.check_message(raw)
+        if isinstance(body, Invalid):
+            return self.invalid(body)
         if self.fails_now(fault):
             return self.window_closed()
-        body = json.loads(raw)
         message_id = self.next_id(self.id_prefix)
         kind: Literal["interactive", "template"] = (
             "template" if body["type"] == "template" else "interactive"
@@ -169,22 +263,24 @@ class MetaShapedSim(Sim):
         message: dict[str, Any] = {"id": message_id}
         if kind == "template":
             message["message_status"] = "accepted"
-        # wa_id answers a phone send, user_id a BSUID send (never both).
-        contact = (
-            {"input": to, "wa_id": digits(to)} if is_phone(to) else {"input": to, "user_id": to}
-        )
+        # wa_id answers a phone send, user_id a BSUID send (never both); a group id: input.
+        contact: dict[str, Any] = {"input": to}
+        if is_phone(to):
+            contact["wa_id"] = digits(to)
+        elif is_bsuid(to):
+            contact["user_id"] = to
         return json_response(
             200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}
         )
 
     def create_template(self, raw: bytes) -> HttpResponse:
-        checked = parse(TemplateCreate, raw)
-        if isinstance(checked, Invalid):
-            return self.invalid(checked)
-        assert isinstance(checked, TemplateCreate)
+        # 360dialog's template creation takes Meta's body too (its prose docs).
+        body = check_spec("meta_cloud", "template_create", raw)
+        if isinstance(body, Invalid):
+            return self.invalid(body)
         template_id = str(900_000_000 + len(self.sent) + 1)
         return json_response(
-            200, {"id": template_id, "status": "PENDING", "category": checked.category}
+            200, {"id": template_id, "status": "PENDING", "category": body["category"]}
         )
 
     # -- callbacks -------------------------------------------------------------------
@@ -192,6 +288,10 @@ class MetaShapedSim(Sim):
     def callbacks(
         self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
     ) -> list[WebhookCall]:
+        if sent.user is None:
+            raise ValueError(
+                f"{sent.to!r} names no simulated user (a group?): its callbacks are not emulated"
+            )
         now = str(int(self.clock()))
         if sent.window_closed:  # the one and only outcome of that message
             failed = hooks.failed_value(sent, self.window_error, now, scoped=self.scoped)

@@ -9,7 +9,6 @@ this gateway promises are checked against what their sources document.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -23,19 +22,9 @@ from providers import get_adapter
 from providers.base import Adapter
 from tests.conftest import PROVIDERS
 from tests.kits import KITS
+from tests.realworld import realworld
 
-
-def _realworld() -> Path:
-    """``$FLOWGATEWAY_REALWORLD``, else ``shared/realworld`` beside the checkout (where
-    the team's machines and CI keep it), else beside a clone made elsewhere."""
-    top = Path(__file__).resolve().parents[2]
-    candidates = [os.environ.get("FLOWGATEWAY_REALWORLD", ""), top.parent / "shared/realworld"]
-    candidates.append("/work/shared/realworld")
-    found = next((Path(c) for c in candidates if c and Path(c).is_dir()), Path(candidates[1]))
-    return found / "webhooks"
-
-
-REALWORLD = _realworld()
+REALWORLD = realworld("webhooks")
 pytestmark = pytest.mark.skipif(
     not REALWORLD.is_dir(), reason=f"the shared real-payload collection is absent ({REALWORLD})"
 )

@@ -11,7 +11,6 @@ the few third-party documents that break a documented rule.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,9 @@ import pytest
 
 from gateway.flowjson import FlowJSON, validate_flow_json
 from gateway.flowjson.issues import parse_version
+from tests.realworld import realworld
 
-
-def _realworld() -> Path:
-    """``$FLOWGATEWAY_REALWORLD``, else ``shared/realworld`` beside the checkout (where
-    the team's machines and CI keep it), else beside a clone made elsewhere."""
-    top = Path(__file__).resolve().parents[2]
-    candidates = [os.environ.get("FLOWGATEWAY_REALWORLD", ""), top.parent / "shared/realworld"]
-    candidates.append("/work/shared/realworld")
-    found = next((Path(c) for c in candidates if c and Path(c).is_dir()), Path(candidates[1]))
-    return found / "flowjson"
-
-
-REALWORLD = _realworld()
+REALWORLD = realworld("flowjson")
 pytestmark = pytest.mark.skipif(
     not REALWORLD.is_dir(), reason=f"the shared real-world Flow JSON is absent ({REALWORLD})"
 )

@@ -42,8 +42,10 @@ def test_every_provider_is_emulated() -> None:
     ("mutate", "fragment", "code"),
     [
         (lambda p: p.update(flow_message_version="2"), "flow_message_version", 131009),
-        (lambda p: p.update(flow_name="x"), "exactly one", 131009),
-        (lambda p: p.update(flow_cta="x" * 21), "flow_cta", 131009),
+        # Meta's spec: oneOf [{required: [flow_id]}, {required: [flow_name]}]
+        (lambda p: p.update(flow_name="x"), "valid under each of", 131009),
+        # Meta's spec: flow_cta maxLength 30 (ActionObject, Flow parameters)
+        (lambda p: p.update(flow_cta="x" * 31), "flow_cta", 131009),
         (lambda p: p.pop("flow_cta"), "flow_cta", 131008),
         (lambda p: p.update(flow_mod="draft"), "flow_mod: unexpected key", 100),
         (lambda p: p["flow_action_payload"].update(data={}), "non-empty", 131009),

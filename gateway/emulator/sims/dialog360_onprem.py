@@ -1,13 +1,20 @@
 """Simulated 360dialog On-Premise: ``/v1/messages``, ``errors[]``, flat webhooks,
-``galaxy_message``; 360dialog Cloud's key and webhook header otherwise."""
+``galaxy_message``; 360dialog Cloud's key and webhook header otherwise.
+
+There is no machine-readable specification of Meta's On-Premises API (sunset; an HTML
+reference only, see ../shared/realworld/openapi/SOURCES.md), so its bodies are checked by
+hand-written rules (``schemas.OnPremMessage``) taken from that reference and 360dialog's
+Flows page, not by a spec extract.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from gateway.emulator import meta_hooks as hooks
-from gateway.emulator.base import Invalid, WebhookCall, json_response
+from gateway.emulator.base import Invalid, WebhookCall, json_response, parse
 from gateway.emulator.failures import FailureSite
 from gateway.emulator.schemas import OnPremMessage
 from gateway.emulator.sims.dialog360_cloud import Dialog360CloudSim
@@ -28,7 +35,6 @@ class Dialog360OnPremSim(Dialog360CloudSim):
     """360dialog On-Premise: ``/v1/messages``, ``errors[]``, flat webhooks, galaxy_message."""
 
     name = "dialog360_onprem"
-    message_schema = OnPremMessage
     id_prefix = "gBEGemu"
     scoped = False  # On-Premise knows phones only
     system_messages = False
@@ -65,6 +71,28 @@ class Dialog360OnPremSim(Dialog360CloudSim):
         if method == "POST" and path == "/v1/settings/business/whatsapp_business_encryption":
             return "public_key"
         return None
+
+    def check_message(self, raw: bytes) -> dict[str, Any] | Invalid:
+        """Hand rules (no spec exists): Meta's On-Premises messages reference."""
+        checked = parse(OnPremMessage, raw)
+        if isinstance(checked, Invalid):
+            return checked
+        body: dict[str, Any] = json.loads(raw)
+        return body
+
+    def store_public_key(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
+        """``{"public_key": …}`` as JSON: Meta's On-Premises reference (settings/business/
+        whatsapp-business-encryption); a hand rule, there is no spec."""
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return self.invalid(Invalid("body", "is not JSON", False))
+        if not isinstance(doc, dict) or not isinstance(doc.get("public_key"), str):
+            return self.invalid(Invalid("public_key", "is required", True))
+        extra = sorted(set(doc) - {"public_key"})
+        if extra:
+            return self.invalid(Invalid(extra[0], "unexpected key", False))
+        return self.keep_public_key(doc["public_key"], "public_key")
 
     def invalid(self, problem: Invalid) -> HttpResponse:
         if problem.missing:

@@ -4,11 +4,13 @@ failure, acks and messages posted to a webhook URL carrying its own token."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlencode
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from gateway.emulator.base import (
     Invalid,
@@ -17,11 +19,11 @@ from gateway.emulator.base import (
     Sim,
     SimRequest,
     WebhookCall,
+    check_spec,
     json_response,
-    parse,
 )
 from gateway.emulator.failures import FailureSite
-from gateway.emulator.schemas import OneMsgSendFlow, OneMsgSendTemplate, TemplateCreate
+from gateway.emulator.users import is_bsuid
 from gateway.http import HttpResponse
 
 _ACK = {"sent": "sent", "delivered": "delivered", "read": "viewed"}
@@ -30,12 +32,256 @@ _WINDOW_TEXT = (
     "since the customer last replied to this number."
 )
 
+# -- what 1msg's spec leaves loose -----------------------------------------------------
+# Each request body is first checked against our extract of 1msg's spec
+# (gateway/emulator/specs/onemsg.json: keys, types, enums, required sets). The rules below
+# are the ones that spec does not state, each saying why we still check it. They ignore
+# unknown keys: refusing those is the spec's job.
+
+FLOW_CTA_MAX = 30
+"""1msg's spec gives flowCta no maxLength; 1msg relays to Meta's Cloud API, whose v23.0
+spec advises 30. Unconfirmed for 1msg: the same number as the adapter's flow_cta_max
+(a sender may lower it with flow_cta_max_length)."""
+_PHONE_DIGITS = re.compile(r"^[0-9]{6,15}$")  # 1msg's own client: 6 to 15 digits
+# 1msg's own client's chat suffixes: phone@c.us, a BSUID (or a username's id) @lid,
+# name@username, a group @g.us, @broadcast (github.com/1msg/1msg-n8n-nodes
+# utils/recipient.ts CHAT_SUFFIXES)
+_CHAT_ID = re.compile(r"^[^@\s]+@(c\.us|lid|username|g\.us|broadcast)$")
+
+NonEmpty = Annotated[str, Field(min_length=1)]
+Body = Annotated[str, Field(min_length=1, max_length=1024)]  # Meta's interactive body
+Short = Annotated[str, Field(min_length=1, max_length=60)]  # Meta's header / footer text
+
+
+def _bad(message: str) -> PydanticCustomError:
+    return PydanticCustomError("value_error", message)
+
+
+class _Rules(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+_RECIPIENTS = ("phone", "chatId", "bsuid")
+_TEXT_HEADER = {"type", "text"}
+
+
+def _recipient(doc: Mapping[str, Any]) -> Invalid | None:
+    """The spec is silent on how many recipients: its descriptions say "Required if chatId
+    is not set" and "Use phone or chatId", with no ``oneOf``. 1msg delivers to one."""
+    given = [k for k in _RECIPIENTS if k in doc]
+    if not given:
+        return Invalid("phone", "one of phone, chatId or bsuid is required", True)
+    if len(given) > 1:
+        return Invalid(given[1], f"give one of phone, chatId or bsuid, not {given[0]} too", False)
+    return None
+
+
+class _Recipient(_Rules):
+    """The spec gives phones and chat ids no shape."""
+
+    phone: int | str | None = None
+    chatId: str | None = None
+    bsuid: str | None = None  # 1msg's own client's field (x-overrides in the extract)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: int | str | None) -> int | str | None:
+        if value is not None and not _PHONE_DIGITS.match(str(value)):
+            raise _bad("must be a phone number with its country code (6 to 15 digits)")
+        return value
+
+    @field_validator("chatId")
+    @classmethod
+    def _chat_id(cls, value: str | None) -> str | None:
+        if value is not None and not _CHAT_ID.match(value):
+            raise _bad("must be phone@c.us, <BSUID or user id>@lid or a group @g.us")
+        return value
+
+    @field_validator("bsuid")
+    @classmethod
+    def _bsuid(cls, value: str | None) -> str | None:
+        if value is not None and not is_bsuid(value):
+            raise _bad("must be a business-scoped user id")
+        return value
+
+
+class _Payload(_Rules):
+    """flowActionPayload: the spec types it ``object`` and says in words "screen is
+    required" for navigate and "if data is provided, it must be a non-empty object";
+    1msg relays it as Meta's flow_action_payload, which has these two keys only."""
+
+    model_config = ConfigDict(extra="forbid")
+    screen: NonEmpty | None = None
+    data: dict[str, Any] | None = None
+
+    @field_validator("data")
+    @classmethod
+    def _data(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and not value:
+            raise _bad("must be a non-empty object")
+        return value
+
+
+class _SendFlowRules(_Recipient):
+    """sendFlow beyond the spec: Meta's lengths (1msg relays to the Cloud API), non-empty
+    ids, flowMessageVersion "3" (Meta's only version), a screen to navigate to."""
+
+    body: Body
+    header: str | dict[str, Any] | None = None
+    footer: Short | None = None
+    flowId: NonEmpty
+    flowToken: NonEmpty
+    flowCta: Annotated[str, Field(min_length=1, max_length=FLOW_CTA_MAX)]
+    flowAction: str = "navigate"
+    flowActionPayload: _Payload | None = None
+    flowActionScreen: NonEmpty | None = None
+    flowActionData: dict[str, Any] | None = None
+    flowMessageVersion: Literal["3"] = "3"
+
+    @field_validator("header")
+    @classmethod
+    def _header(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        # the spec: "string or text header object"; the object is Meta's text header
+        text = value.get("text") if isinstance(value, dict) else value
+        if isinstance(value, dict) and (value.get("type"), set(value)) != ("text", _TEXT_HEADER):
+            raise _bad('a header object is a text header: type "text" and its text')
+        if text is not None and not (isinstance(text, str) and 1 <= len(text) <= 60):
+            raise _bad("the header text must have 1 to 60 characters")
+        return value
+
+    @field_validator("flowActionData")
+    @classmethod
+    def _data(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and not value:  # the shortcut for flowActionPayload.data
+            raise _bad("must be a non-empty object")
+        return value
+
+
+def _screen(doc: Mapping[str, Any]) -> Invalid | None:
+    """The spec, in words only: flowActionPayload is "Required for flowAction=navigate
+    (screen is required). Ignored for data_exchange."; flowActionScreen is its shortcut."""
+    payload = doc.get("flowActionPayload") or {}
+    screen = doc.get("flowActionScreen") or payload.get("screen")
+    if doc.get("flowAction", "navigate") == "navigate" and not screen:
+        return Invalid("flowActionPayload.screen", "is required to navigate", True)
+    return None
+
+
+class _Language(_Rules):
+    code: NonEmpty
+    policy: Literal["deterministic"] = "deterministic"  # the spec: "Must be `deterministic`"
+
+
+class _SendTemplateRules(_Recipient):
+    """sendTemplate beyond the spec, which requires no key: the template, its namespace
+    and language, as the same document requires them of sendOrderDetails (its wrapper of
+    sendTemplate); params are checked where they feed a Flow (:func:`_flow_buttons`)."""
+
+    template: NonEmpty
+    namespace: NonEmpty
+    language: _Language
+
+
+class _FlowButton(_Rules):
+    """addTemplate's FLOW button, as Meta's message_templates takes it."""
+
+    type: str
+    text: Annotated[str, Field(min_length=1, max_length=25)] | None = None
+    flow_id: NonEmpty | None = None
+    flow_name: NonEmpty | None = None
+    flow_json: NonEmpty | None = None
+    flow_action: Literal["navigate", "data_exchange"] = "navigate"
+
+    @model_validator(mode="after")
+    def _one_flow(self) -> Self:
+        if self.type != "FLOW":
+            return self
+        if self.text is None:
+            raise PydanticCustomError("missing", "a FLOW button needs its text")
+        if sum(x is not None for x in (self.flow_id, self.flow_name, self.flow_json)) != 1:
+            raise _bad("exactly one of flow_id, flow_name or flow_json is required")
+        return self
+
+
+class _TemplateComponent(_Rules):
+    type: Annotated[str, Field(pattern=r"(?i)^(header|body|footer|buttons)$")]
+    buttons: list[_FlowButton] | None = None
+
+
+class _AddTemplateRules(_Rules):
+    """addTemplate beyond the spec, which requires no key and types every field a plain
+    string: 1msg passes the body to Meta's message_templates (reference/providers.md
+    §5.4), which requires all four and names templates and categories this way."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,512}$")]
+    category: Literal["MARKETING", "UTILITY", "AUTHENTICATION"]
+    language: NonEmpty
+    components: list[_TemplateComponent] = Field(min_length=1)
+
+
+_OPERATIONS: Mapping[str, tuple[str, type[_Rules]]] = {
+    "sendFlow": ("send_flow", _SendFlowRules),
+    "sendTemplate": ("send_template", _SendTemplateRules),
+    "addTemplate": ("add_template", _AddTemplateRules),
+}
+
+
+def _flow_buttons(params: list[dict[str, Any]]) -> Invalid | None:
+    """The spec takes params as free objects ("Component object"). A Flow button's are
+    Meta's: an index, then ``{"type": "action", "action": {flow_token?,
+    flow_action_data?}}`` with non-empty data (1msg's "Sending WhatsApp Flow" page)."""
+    for i, component in enumerate(params):
+        if component.get("type") != "button" or component.get("sub_type") != "flow":
+            continue
+        where = f"params.{i}"
+        index = component.get("index")
+        # Meta's Cloud API takes a string; 1msg's own sendTemplate example an integer
+        if not re.fullmatch(r"[0-9]", str(index)) or isinstance(index, bool):
+            return Invalid(f"{where}.index", "must be the button's position, 0 to 9", index is None)
+        parameters = component.get("parameters", [])
+        if not isinstance(parameters, list):
+            return Invalid(f"{where}.parameters", "must be an array", False)
+        for k, p in enumerate(parameters):
+            at = f"{where}.parameters.{k}"
+            action = p.get("action") if isinstance(p, dict) else None
+            if not isinstance(p, dict) or p.get("type") != "action" or not isinstance(action, dict):
+                return Invalid(at, 'a flow button takes {"type": "action", "action": {…}}', False)
+            extra = sorted(set(action) - {"flow_token", "flow_action_data"})
+            if extra:
+                return Invalid(f"{at}.action.{extra[0]}", "unexpected key", False)
+            token, data = action.get("flow_token"), action.get("flow_action_data")
+            if token is not None and not (isinstance(token, str) and token):
+                return Invalid(f"{at}.action.flow_token", "must be a non-empty string", False)
+            if data is not None and not (isinstance(data, dict) and data):
+                return Invalid(f"{at}.action.flow_action_data", "must be a non-empty object", False)
+    return None
+
+
+def check_request(method: str, raw: bytes) -> dict[str, Any] | Invalid:
+    """A request body as 1msg would take it: the spec first, then the hand rules above."""
+    operation, rules = _OPERATIONS[method]
+    doc = check_spec("onemsg", operation, raw)
+    if isinstance(doc, Invalid):
+        return doc
+    problem = None if method == "addTemplate" else _recipient(doc)
+    if problem is not None:
+        return problem
+    try:
+        rules.model_validate(doc)
+    except ValidationError as exc:
+        return Invalid.of(exc)
+    if method == "sendFlow":
+        return _screen(doc) or doc
+    if method == "sendTemplate":
+        return _flow_buttons(doc.get("params", [])) or doc
+    return doc
+
 
 def _chat(sent: Sent) -> str:
     """``<digits>@c.us`` while the phone is visible, else ``<BSUID>@lid``."""
     user = sent.user
-    if user is None:
-        return f"{sent.to.split('@')[0].lstrip('+')}@c.us"
+    if user is None:  # a chat id as sent (a username's @lid, a group), else a phone's
+        return sent.to if "@" in sent.to else f"{sent.to.lstrip('+')}@c.us"
     if user.phone and user.phone_visible(sent.to_phone):
         return f"{user.phone}@c.us"
     return f"{user.user_id}@lid"
@@ -86,27 +332,21 @@ class OneMsgSim(Sim):
                     401, {"error": "Wrong token. Please provide token as a GET parameter."}
                 )
             )
-        schema: dict[str, type[BaseModel]] = {
-            "sendFlow": OneMsgSendFlow,
-            "sendTemplate": OneMsgSendTemplate,
-            "addTemplate": TemplateCreate,
-        }
-        model = schema.get(parts[1])
-        if model is None:
+        if parts[1] not in _OPERATIONS:
             return Reply(json_response(404, {"error": f"Unknown method {parts[1]}"}))
         fault = self.take_fault()
 
         def answer() -> Reply:
-            checked = parse(model, body)
+            checked = check_request(parts[1], body)
             if isinstance(checked, Invalid):
                 return Reply(json_response(400, {"error": f"Validation failed: {checked}"}))
-            if isinstance(checked, TemplateCreate):
-                tpl = {"id": "1msg-tpl-1", "status": "PENDING", "category": checked.category}
+            if parts[1] == "addTemplate":
+                tpl = {"id": "1msg-tpl-1", "status": "PENDING", "category": checked["category"]}
                 return Reply(json_response(200, tpl))
             if self.fails_now(fault):
                 # 1msg checks the window itself; its own client expects these words
                 return Reply(json_response(400, {"message": "Dialog window is closed"}))
-            return Reply(self._sent(json.loads(body), parts[1], self.fails_later(fault)))
+            return Reply(self._sent(checked, parts[1], self.fails_later(fault)))
 
         return self.apply_transport_fault(fault, answer)
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs
 
+from gateway.emulator import specs
 from gateway.emulator.base import (
     Fault,
     Invalid,
@@ -22,16 +23,24 @@ from gateway.emulator.base import (
     Sim,
     SimRequest,
     WebhookCall,
+    check_spec,
     json_response,
-    parse,
 )
 from gateway.emulator.failures import FailureSite
-from gateway.emulator.schemas import SinchSend
+from gateway.emulator.users import is_bsuid, is_phone
 from gateway.http import HttpResponse
 
 _SEND = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
 _STATUS = {"sent": "QUEUED_ON_CHANNEL", "delivered": "DELIVERED", "read": "READ"}
 _EXPIRED = 'Bearer error="invalid_token", error_description="expired"'
+_CHANNELS = frozenset({"WHATSAPP"})
+"""The channels of the simulated Conversation API app: WhatsApp only."""
+_TTL_MIN, _TTL_MAX = specs.extract("sinch")["$defs"]["SendMessageRequest"]["properties"]["ttl"][
+    "x-seconds-range"
+]
+_TTL = re.compile(r"([0-9]+)s")
+_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z0-9]+)?")
+_HEADER_MAX = 60
 
 
 def _identity(sent: Sent) -> str:
@@ -135,12 +144,14 @@ class SinchSim(Sim):
         )
 
     def _send(self, raw: bytes, fault: Fault | None) -> HttpResponse:
-        checked = parse(SinchSend, raw)
-        if isinstance(checked, Invalid):
-            return rpc_error(400, "INVALID_ARGUMENT", f"Invalid argument: {checked}")
-        if json.loads(raw)["app_id"] != self.secret("app_id"):
+        body = check_spec(self.name, "send", raw)
+        if isinstance(body, Invalid):
+            return rpc_error(400, "INVALID_ARGUMENT", f"Invalid argument: {body}")
+        problem = _loose_rules(body)
+        if problem is not None:
+            return rpc_error(400, "INVALID_ARGUMENT", f"Invalid argument: {problem}")
+        if body["app_id"] != self.secret("app_id"):
             return rpc_error(404, "NOT_FOUND", "App not found (check the region)")
-        body = json.loads(raw)
         message = body["message"]
         recipient = body["recipient"]
         to = (
@@ -149,12 +160,13 @@ class SinchSim(Sim):
             else recipient["contact_id"]
         )
         kind: Literal["interactive", "template"]
-        if "channel_specific_message" in message:
-            flow = message["channel_specific_message"]["WHATSAPP"]["message"]
+        flow = _whatsapp_flow(message)
+        if flow is not None:  # WhatsApp gets the channel-specific message, not an omni one
             kind, token = "interactive", flow.get("flow_token")
         else:
-            params = message["template_message"]["channel_template"]["WHATSAPP"]["parameters"]
+            template = message["template_message"]["channel_template"]["WHATSAPP"]
             kind = "template"
+            params = template.get("parameters", {})
             token = next((v for k, v in params.items() if k.endswith("flow_token")), None)
         message_id = self.next_id("01HEMU")
         self.sent[message_id] = Sent(
@@ -243,6 +255,87 @@ class SinchSim(Sim):
             "x-sinch-webhook-signature-algorithm": "HmacSHA256",
         }
         return WebhookCall(self.name, self.webhook_url or "", raw, headers)
+
+
+def _whatsapp_flow(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The WhatsApp FLOWS channel-specific message, if there is one."""
+    specific = message.get("channel_specific_message", {}).get("WHATSAPP")
+    if specific is None or specific["message_type"] != "FLOWS":
+        return None
+    flow: dict[str, Any] = specific["message"]
+    return flow
+
+
+def _loose_rules(body: dict[str, Any]) -> Invalid | None:
+    """What Sinch refuses that its specification leaves loose, on a spec-valid body."""
+    # The spec gives ttl's range only in prose (the SDKs' description: "Valid integer
+    # range is 3 to 315,576,000,000 (inclusive)"); its pattern allows any digits.
+    # (fullmatch: Python's `$` also matches before a final newline, ECMA-262's does not)
+    ttl = body.get("ttl")
+    seconds = _TTL.fullmatch(ttl) if ttl is not None else None
+    if ttl is not None and seconds is None:
+        return Invalid("ttl", "must be a whole number of seconds with the suffix s", False)
+    if seconds is not None and not _TTL_MIN <= int(seconds[1]) <= _TTL_MAX:
+        return Invalid("ttl", f"must be {_TTL_MIN}s to {_TTL_MAX}s", False)
+    # The spec types channels as strings; its description says a channel the app has
+    # not configured is rejected. The simulated app has a WhatsApp channel only.
+    for i, channel in enumerate(body.get("channel_priority_order", [])):
+        if channel not in _CHANNELS:
+            return Invalid(f"channel_priority_order.{i}", f"{channel!r} is not configured", False)
+    identities = body["recipient"].get("identified_by", {}).get("channel_identities", [])
+    for i, identity in enumerate(identities):
+        where = f"recipient.identified_by.channel_identities.{i}"
+        if identity["channel"] not in _CHANNELS:
+            return Invalid(f"{where}.channel", f"{identity['channel']!r} is not configured", False)
+        # The spec is silent on the identity's shape: WhatsApp takes a phone number, or a
+        # business-scoped user id since Sinch's 2026 user-id support (identity.md).
+        value = identity["identity"]
+        if not (is_phone(value) or is_bsuid(value)):
+            return Invalid(f"{where}.identity", "must be a phone number or a BSUID", False)
+    message = body["message"]
+    flow = _whatsapp_flow(message)
+    if flow is not None:
+        return _flow_rules(flow)
+    template = message.get("template_message", {}).get("channel_template", {}).get("WHATSAPP")
+    if template is None:
+        # Spec-valid, but not something this emulator simulates (it delivers WhatsApp
+        # Flows and Flow templates only): say so rather than pretend to deliver it.
+        return Invalid("message", "the emulator simulates WhatsApp FLOWS and templates only", False)
+    # The spec types these as plain strings; Sinch's template page: the template's name,
+    # and a language code written with an underscore (en_US).
+    where = "message.template_message.channel_template.WHATSAPP"
+    if not template["template_id"]:
+        return Invalid(f"{where}.template_id", "must not be empty", False)
+    if not _LANGUAGE.fullmatch(template["language_code"]):
+        return Invalid(f"{where}.language_code", "must be a language code such as en_US", False)
+    return None
+
+
+def _flow_rules(flow: dict[str, Any]) -> Invalid | None:
+    """WhatsApp's rules for a Flow message that Sinch's spec leaves loose; Sinch passes
+    the message on to WhatsApp, whose Cloud API refuses these (Meta's Flow message docs)."""
+    where = "message.channel_specific_message.WHATSAPP.message"
+    header = flow.get("header", {})
+    texts = {
+        "flow_id": flow["flow_id"],
+        "flow_cta": flow["flow_cta"],
+        "header.text": header.get("text", "-"),
+        "body.text": flow.get("body", {}).get("text", "-"),
+        "footer.text": flow.get("footer", {}).get("text", "-"),
+    }
+    for name, text in texts.items():  # strings without minLength in the spec
+        if not text.strip():
+            return Invalid(f"{where}.{name}", "must not be empty", False)
+    if len(texts["header.text"]) > _HEADER_MAX:  # WhatsApp's interactive header limit
+        return Invalid(f"{where}.header.text", f"must be at most {_HEADER_MAX} characters", False)
+    payload = flow.get("flow_action_payload")
+    if payload is not None and flow.get("flow_action") == "data_exchange":
+        return Invalid(f"{where}.flow_action_payload", "must be omitted for data_exchange", False)
+    if payload is not None and payload.get("data") == {}:
+        return Invalid(f"{where}.flow_action_payload.data", "must be a non-empty object", False)
+    if payload is not None and "screen" in payload and not payload["screen"]:
+        return Invalid(f"{where}.flow_action_payload.screen", "must not be empty", False)
+    return None
 
 
 SIMULATOR = SinchSim

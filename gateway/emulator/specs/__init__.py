@@ -61,8 +61,15 @@ def validator(provider: str, operation: str) -> Draft202012Validator:
 
 def check(provider: str, operation: str, body: Any) -> SpecProblem | None:
     """The first way ``body`` breaks ``provider``'s specification for ``operation``."""
-    error = best_match(validator(provider, operation).iter_errors(body))
+    errors = list(validator(provider, operation).iter_errors(body))
+    # A misspelled key is both unexpected and missing: name the key sent, as
+    # base.Invalid.of does for pydantic models, so the answer points at the typo.
+    unexpected = [e for e in errors if e.validator in _UNEXPECTED]
+    error = best_match(unexpected or errors)
     return None if error is None else _problem(error)
+
+
+_UNEXPECTED = ("additionalProperties", "unevaluatedProperties")
 
 
 def _problem(error: ValidationError) -> SpecProblem:
