@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway import demo
+from gateway import cli_manage, demo
 from gateway.bundled import DEFAULT_CONFIG
 from gateway.client import Gateway
 from gateway.config import load_config
@@ -137,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["draft", "published"])
     s.add_argument("--data", help="first-screen data as a JSON object")
     s.add_argument("--button-index", type=int)
+    cli_manage.add_parsers(sub)
     return p
 
 
@@ -443,6 +444,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "inbox":
             return _inbox(args)
+        if args.command == "flows":
+            return cli_manage.run_flows(args)
+        if args.command == "templates":
+            return cli_manage.run_templates(args)
         if args.command == "providers":
             from providers import adapter_names
 

@@ -9,6 +9,7 @@ lock it asks for, the one way its twin cannot.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -18,6 +19,7 @@ from gateway.core import GatewayCore, Sender, T
 from gateway.errors import ProviderError
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest
+from gateway.manage_api import AsyncFlows, AsyncTemplates, Flows, Templates
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.protocol import Flow, Sleep, exchange
 from gateway.retry import RetryPolicy
@@ -80,6 +82,16 @@ class Gateway(_Base[Transport]):
 
     def _default_transport(self) -> Transport:
         return HttpxTransport()
+
+    @cached_property
+    def flows(self) -> Flows:
+        """Flows management (create, update, publish, deploy…; ARCHITECTURE §10)."""
+        return Flows(self._core, self._run)
+
+    @cached_property
+    def templates(self) -> Templates:
+        """Template management (list, get, delete; ``create`` is :meth:`create_template`)."""
+        return Templates(self._core, self._run)
 
     def send(self, msg: FlowMessage, *, max_wait: float | None = None) -> SendReceipt:
         """Send ``msg`` through its sender (explicit, routed, or the default).
@@ -167,6 +179,16 @@ class AsyncGateway(_Base[AsyncTransport]):
         return default_async_transport(
             self._config.gateway.async_backend if self._config else "auto"
         )
+
+    @cached_property
+    def flows(self) -> AsyncFlows:
+        """Flows management, awaited (as :attr:`Gateway.flows`)."""
+        return AsyncFlows(self._core, self._run)
+
+    @cached_property
+    def templates(self) -> AsyncTemplates:
+        """Template management, awaited (as :attr:`Gateway.templates`)."""
+        return AsyncTemplates(self._core, self._run)
 
     async def send(self, msg: FlowMessage, *, max_wait: float | None = None) -> SendReceipt:
         """Send ``msg`` through its sender; as :meth:`Gateway.send` (same ``max_wait``,

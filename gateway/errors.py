@@ -157,6 +157,55 @@ class FlowUnavailable(ProviderError):
     category = "FlowUnavailable"
 
 
+class FlowManagementError(ProviderError):
+    """A Flows management call was refused (Meta 139000–139006; reference/flows.md §C)."""
+
+    category = "FlowManagementError"
+
+
+class FlowBlocked(FlowManagementError):
+    """139000: the Flow is blocked by integrity checks."""
+
+    category = "FlowBlocked"
+
+
+class FlowUpdateFailed(FlowManagementError):
+    """139001: the Flow cannot be updated (e.g. a published flow that cannot be edited:
+    clone it instead, which ``flows.deploy`` does)."""
+
+    category = "FlowUpdateFailed"
+
+
+class FlowPublishFailed(FlowManagementError):
+    """139002: publishing failed (state, validation errors, missing endpoint/key/app…)."""
+
+    category = "FlowPublishFailed"
+
+
+class FlowDeprecateFailed(FlowManagementError):
+    """139003: only a PUBLISHED flow can be deprecated."""
+
+    category = "FlowDeprecateFailed"
+
+
+class FlowDeleteFailed(FlowManagementError):
+    """139004: only a DRAFT flow can be deleted."""
+
+    category = "FlowDeleteFailed"
+
+
+class FlowMetricsUnavailable(FlowManagementError):
+    """139006: not enough requests for the metric asked."""
+
+    category = "FlowMetricsUnavailable"
+
+
+class NameTaken(InvalidRequest):
+    """A Flow or template name is already used in that account (Meta 100 on create)."""
+
+    category = "NameTaken"
+
+
 class ProviderUnavailable(ProviderError):
     """The provider is down or unreachable (5xx, 1, 2, 131000, 131016, network failures)."""
 
@@ -188,6 +237,14 @@ CATEGORIES: Mapping[str, type[ProviderError]] = {
         RecipientUnreachable,
         TemplateError,
         FlowUnavailable,
+        FlowManagementError,
+        FlowBlocked,
+        FlowUpdateFailed,
+        FlowPublishFailed,
+        FlowDeprecateFailed,
+        FlowDeleteFailed,
+        FlowMetricsUnavailable,
+        NameTaken,
         ProviderUnavailable,
     )
 }

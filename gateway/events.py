@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, TypeAlias
 
 from gateway.errors import CATEGORIES, ProviderError
@@ -16,6 +17,32 @@ from gateway.identity import UserRef
 SendStatus = Literal["accepted", "queued", "held_for_quality_assessment"]
 DeliveryStatus = Literal["queued", "sent", "delivered", "read", "failed"]
 IdentityChange = Literal["number", "user_id"]
+
+
+class FlowStatus(StrEnum):
+    """A Flow's lifecycle state (Meta's Flows lifecycle; reference/flows.md §C2).
+
+    DRAFT → PUBLISHED → DEPRECATED (terminal); the system moves a PUBLISHED flow to
+    THROTTLED and BLOCKED and back. A StrEnum, so ``status == "PUBLISHED"`` reads as it
+    should; a state Meta adds later stays the provider's string rather than an error.
+    """
+
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    DEPRECATED = "DEPRECATED"
+    THROTTLED = "THROTTLED"
+    BLOCKED = "BLOCKED"
+
+    @classmethod
+    def of(cls, value: Any) -> FlowStatus | str | None:
+        """The member for ``value`` (any case); an unknown non-empty string as it is."""
+        if not isinstance(value, str) or not value:
+            return None
+        try:
+            return cls(value.upper())
+        except ValueError:
+            return value
+
 
 # Every receipt and event says who in the same words: ``sender`` is the configured
 # sender's name (None from a bare adapter), ``business_id`` the provider's id of the
@@ -150,14 +177,100 @@ class UnhandledEvent:
     raw: Any = field(default=None, repr=False, compare=False)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowStatusChanged:
+    """A Flow moved in its lifecycle (Meta's ``flows`` webhook, ``FLOW_STATUS_CHANGE``).
+
+    ``old_status`` is None when the flow was just created; ``warning`` carries Meta's
+    notice (e.g. a version about to freeze) when it sends one.
+    """
+
+    provider: str
+    sender: str | None
+    business_id: str | None
+    flow_id: str
+    flow_name: str | None
+    old_status: FlowStatus | str | None
+    new_status: FlowStatus | str | None
+    warning: str | None
+    message: str | None
+    timestamp: datetime | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowHealthAlert:
+    """A Flow's health crossed a threshold, or recovered (Meta's ``flows`` webhook).
+
+    ``alert`` is Meta's event (``CLIENT_ERROR_RATE``, ``ENDPOINT_ERROR_RATE``,
+    ``ENDPOINT_LATENCY``, ``ENDPOINT_AVAILABILITY``, ``FLOW_VERSION_EXPIRY_WARNING``, or one
+    added later); ``alert_state`` ``ACTIVATED`` / ``DEACTIVATED`` when given; ``metrics``
+    the numbers that came with it (``error_rate``, ``threshold``, ``p90_latency``…),
+    ``errors`` the per-error-type breakdown.
+    """
+
+    provider: str
+    sender: str | None
+    business_id: str | None
+    flow_id: str
+    alert: str
+    alert_state: str | None
+    message: str | None
+    metrics: dict[str, Any]
+    errors: tuple[dict[str, Any], ...]
+    timestamp: datetime | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplateStatusChanged:
+    """A template's review status, category or quality changed (template webhooks).
+
+    ``change`` names what changed (``status``, ``category``, ``quality``, ``components``);
+    ``new_status`` is the status event (``APPROVED``, ``REJECTED``, ``PAUSED``…) for a
+    status change, the new category or quality score for the others; ``reason`` Meta's
+    reason code or the provider's words; ``details`` the rest of what came.
+    """
+
+    provider: str
+    sender: str | None
+    business_id: str | None
+    template_id: str | None
+    name: str | None
+    language: str | None
+    change: str
+    new_status: str | None
+    reason: str | None
+    category: str | None
+    details: dict[str, Any]
+    timestamp: datetime | None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+
 InboundEvent: TypeAlias = (
-    FlowCompleted | MessageStatus | UserIdentityChanged | ErrorEvent | UnhandledEvent
+    FlowCompleted
+    | MessageStatus
+    | UserIdentityChanged
+    | FlowStatusChanged
+    | FlowHealthAlert
+    | TemplateStatusChanged
+    | ErrorEvent
+    | UnhandledEvent
 )
 
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     cls.__name__: cls
-    for cls in (FlowCompleted, MessageStatus, UserIdentityChanged, ErrorEvent, UnhandledEvent)
+    for cls in (
+        FlowCompleted,
+        MessageStatus,
+        UserIdentityChanged,
+        FlowStatusChanged,
+        FlowHealthAlert,
+        TemplateStatusChanged,
+        ErrorEvent,
+        UnhandledEvent,
+    )
 }
 _USER_FIELDS = ("user", "previous")
 
@@ -170,7 +283,7 @@ def event_to_dict(event: InboundEvent) -> dict[str, Any]:
         if isinstance(value, datetime):
             value = value.isoformat()
         elif f.name == "errors":
-            value = [_plain(e) for e in value]
+            value = [e if isinstance(e, dict) else _plain(e) for e in value]
         elif f.name in _USER_FIELDS:
             value = _plain(value)
         out[f.name] = value
@@ -184,10 +297,14 @@ def event_from_dict(data: dict[str, Any]) -> InboundEvent:
     if values.get("timestamp") is not None:
         values["timestamp"] = datetime.fromisoformat(values["timestamp"])
     if "errors" in values:
-        values["errors"] = tuple(ErrorDetail(**e) for e in values["errors"])
+        make = dict if cls is FlowHealthAlert else (lambda e: ErrorDetail(**e))
+        values["errors"] = tuple(make(e) for e in values["errors"])
     for name in _USER_FIELDS:
         if name in values:
             values[name] = UserRef(**values[name])
+    if cls is FlowStatusChanged:
+        for name in ("old_status", "new_status"):
+            values[name] = FlowStatus.of(values[name])
     event: InboundEvent = cls(**values)
     return event
 

@@ -38,14 +38,42 @@ def mask_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class FormPart:
+    """One field of a ``multipart/form-data`` body; a file when ``filename`` is set."""
+
+    name: str
+    value: str | bytes
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """A complete request: ``url`` includes the query; ``content`` is the exact body sent."""
+    """A complete request: ``url`` includes the query; ``content`` is the exact body sent.
+
+    A multipart upload is described, not encoded: ``form`` holds its parts and the
+    transport encodes them (boundary and all) with its HTTP library, so adapters stay free
+    of one. ``content`` is then empty.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     json: Any = None
     content: bytes = b""
+    form: tuple[FormPart, ...] = ()
+
+    @classmethod
+    def for_form(
+        cls,
+        method: str,
+        url: str,
+        parts: tuple[FormPart, ...],
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpRequest:
+        """A ``multipart/form-data`` request (the transport sets the Content-Type)."""
+        hdrs = {"Accept": "application/json", **(headers or {})}
+        return cls(method, url, hdrs, form=parts)
 
     @classmethod
     def for_json(
@@ -64,11 +92,19 @@ class HttpRequest:
             "url": mask_url(self.url),
             "headers": mask_headers(self.headers),
             "json": self.json,
+            **({"form": [_shown(p) for p in self.form]} if self.form else {}),
         }
 
     def __repr__(self) -> str:
         m = self.masked()
         return f"HttpRequest(method={m['method']!r}, url={m['url']!r}, headers={m['headers']!r})"
+
+
+def _shown(part: FormPart) -> dict[str, Any]:
+    size = len(part.value.encode() if isinstance(part.value, str) else part.value)
+    if part.filename is not None:  # a file: its name and size, not its bytes
+        return {"name": part.name, "filename": part.filename, "bytes": size}
+    return {"name": part.name, "value": secrets.scrub(str(part.value))}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,15 @@ import re
 import unicodedata
 from typing import Annotated, Any, ClassVar, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from gateway.identity import RecipientKind, phone_problem, recipient_kind
@@ -141,26 +149,97 @@ class _Rare(_Frozen):
     @model_validator(mode="after")
     def _valid_unicode(self) -> Self:
         for name, value in self.__dict__.items():
-            if value is not None and not isinstance(value, BaseModel):
-                _unicode(value, name)
+            if value is None or isinstance(value, BaseModel):
+                continue  # a nested model checked itself
+            if isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
+                continue
+            _unicode(value, name)
         return self
 
 
+class TemplateMedia(_Rare):
+    """A template's media header: an image, video or document by ``link`` or media ``id``."""
+
+    kind: Literal["image", "video", "document"]
+    link: str | None = Field(default=None, pattern=r"^https://\S+$", max_length=2048)
+    id: str | None = Field(default=None, min_length=1, max_length=128)
+    filename: str | None = Field(default=None, min_length=1, max_length=240)
+    """A document's file name, shown to the user (documents only)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.link is None) == (self.id is None):
+            raise _rule("media_source", "exactly one of link and id is required")
+        if self.filename is not None and self.kind != "document":
+            raise _rule("media_filename", "filename is for a document header only")
+        return self
+
+
+class TemplateButton(_Rare):
+    """The parameter of another button of the template, beside the FLOW button.
+
+    ``quick_reply``: ``value`` is the payload sent back; ``url``: the dynamic suffix of the
+    URL; ``copy_code``: the code copied.
+    """
+
+    index: int = Field(ge=0, le=9)
+    kind: Literal["quick_reply", "url", "copy_code"]
+    value: str = Field(min_length=1, max_length=2000)
+
+
+_NAMED = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
 class TemplateRef(_Rare):
-    """An approved template with a FLOW button, for business-initiated sends."""
+    """An approved template with a FLOW button, for business-initiated sends.
+
+    ``body_parameters``: positional (``("Ana", "10:30")`` for ``{{1}}``, ``{{2}}``) or
+    named (``{"first_name": "Ana"}`` for ``{{first_name}}``). The header takes text
+    parameters or one media; ``buttons`` fill the other buttons' parameters.
+    """
 
     name: str = Field(min_length=1, max_length=512)
     language: str = Field(min_length=2, max_length=15, pattern=r"^[a-z]{2,3}(_[A-Za-z0-9]+)?$")
     button_index: int = Field(default=0, ge=0, le=9)
-    body_parameters: tuple[str, ...] = ()
+    body_parameters: tuple[str, ...] | dict[str, str] = ()
+    header_parameters: tuple[str, ...] = ()
+    header_media: TemplateMedia | None = None
+    buttons: tuple[TemplateButton, ...] = ()
 
-    @field_validator("body_parameters")
+    @field_validator("body_parameters", "header_parameters")
     @classmethod
-    def _params_not_blank(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        for i, p in enumerate(v):
+    def _params_not_blank(
+        cls, v: tuple[str, ...] | dict[str, str], info: ValidationInfo
+    ) -> tuple[str, ...] | dict[str, str]:
+        items = v.items() if isinstance(v, dict) else enumerate(v)
+        for key, p in items:
+            if isinstance(key, str) and not _NAMED.match(key):
+                raise _rule(
+                    "parameter_name",
+                    "{field}: '{key}' is not a parameter name (lower case, digits, _)",
+                    field=info.field_name, key=key,
+                )  # fmt: skip
             if not p.strip():
-                raise _rule("empty_string", "body_parameters[{i}] must not be blank", i=i)
+                raise _rule(
+                    "empty_string", "{field}[{i}] must not be blank", field=info.field_name, i=key
+                )
         return v
+
+    @model_validator(mode="after")
+    def _components(self) -> Self:
+        if self.header_parameters and self.header_media is not None:
+            raise _rule("header_both", "a header has text parameters or a media, not both")
+        indexes = [b.index for b in self.buttons]
+        if len(set(indexes)) != len(indexes):
+            raise _rule("button_repeated", "two parameters for the same button index")
+        if self.button_index in indexes:
+            raise _rule("button_is_flow", "button {i} is the FLOW button", i=self.button_index)
+        return self
+
+    @property
+    def named(self) -> bool:
+        """Body parameters are named (``{{first_name}}``), not positional."""
+        return isinstance(self.body_parameters, dict)
 
 
 class ProviderOptions(_Rare):

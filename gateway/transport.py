@@ -14,7 +14,7 @@ against a slow loopback server).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, get_args, runtime_checkable
+from typing import Any, Protocol, get_args, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -114,12 +114,27 @@ def _failure(exc: httpx.HTTPError, request: HttpRequest) -> ProviderError:
 def _build(client: httpx.Client | httpx.AsyncClient, request: HttpRequest) -> httpx.Request:
     # httpx.Request directly: build_request's merging of client URL/params/cookies costs
     # more than the rest of a send, and our requests are complete already.
+    if request.form:
+        return encode_form(request, extensions={"timeout": client.timeout.as_dict()})
     return httpx.Request(
         request.method,
         request.url,
         headers=request.headers,
         content=request.content,
         extensions={"timeout": client.timeout.as_dict()},
+    )
+
+
+def encode_form(request: HttpRequest, **kwargs: Any) -> httpx.Request:
+    """``request.form`` as httpx encodes multipart (the emulator's in-process path too)."""
+    data = {p.name: p.value for p in request.form if p.filename is None}
+    files = [
+        (p.name, (p.filename, p.value, p.content_type or "application/octet-stream"))
+        for p in request.form
+        if p.filename is not None
+    ]
+    return httpx.Request(
+        request.method, request.url, headers=request.headers, data=data, files=files, **kwargs
     )
 
 

@@ -74,7 +74,7 @@ class AiohttpTransport:
             async with self._client().request(
                 request.method,
                 request.url,
-                data=request.content or None,
+                data=_form(request) if request.form else (request.content or None),
                 headers=request.headers,
                 allow_redirects=False,
             ) as resp:
@@ -88,6 +88,13 @@ class AiohttpTransport:
         if self._owned and self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _form(request: HttpRequest) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for p in request.form:
+        form.add_field(p.name, p.value, filename=p.filename, content_type=p.content_type)
+    return form
 
 
 def _failure(exc: BaseException, request: HttpRequest) -> ProviderError:

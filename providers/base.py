@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_core import PydanticCustomError
@@ -28,6 +28,7 @@ from gateway.errors import (
 from gateway.events import InboundEvent, SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import UserRef
+from gateway.manage import ManageOp
 from gateway.model import CTA_MAX, FlowMessage, FlowTemplate, ProviderOptions
 
 # Capability names an adapter may declare.
@@ -38,8 +39,14 @@ TEMPLATE_SEND = "template_send"
 TEMPLATE_CREATE = "template_create"
 FLOW_MANAGEMENT = "flow_management"
 MEDIA_HEADER = "media_header"
+TEMPLATE_NAMED_PARAMETERS = "template_named_parameters"
+TEMPLATE_HEADER_TEXT = "template_header_text"
+TEMPLATE_BUTTONS = "template_buttons"
+TEMPLATE_MANAGEMENT = "template_management"
 PUBLIC_KEY = "public_key"
 BSUID_RECIPIENT = "bsuid_recipient"
+
+R = TypeVar("R")
 
 CAPABILITIES: dict[str, str] = {
     FLOW_ID: "send an interactive Flow by `flow_id`",
@@ -49,8 +56,12 @@ CAPABILITIES: dict[str, str] = {
     TEMPLATE_CREATE: "create a FLOW-button template (`create_template`)",
     PUBLIC_KEY: "register the Flow endpoint's public key (`register_public_key`)",
     BSUID_RECIPIENT: "send `to` a business-scoped user id (a user without a phone number)",
-    FLOW_MANAGEMENT: "manage Flows (create, update, publish…): not built yet",
-    MEDIA_HEADER: "a media header on a template send: not built yet",
+    FLOW_MANAGEMENT: "manage Flows (`gw.flows`: create, update, publish, deploy…)",
+    MEDIA_HEADER: "a media header (image, video, document) on a template send",
+    TEMPLATE_NAMED_PARAMETERS: "named body parameters on a template send (`{{first_name}}`)",
+    TEMPLATE_HEADER_TEXT: "header text parameters on a template send",
+    TEMPLATE_BUTTONS: "parameters of the template's other buttons (quick reply, URL, code)",
+    TEMPLATE_MANAGEMENT: "list, get and delete templates (`gw.templates`)",
 }
 """Every capability an adapter may declare, with what it means (the README's matrix)."""
 
@@ -193,6 +204,15 @@ class Adapter(ABC):
             self.require(BSUID_RECIPIENT, "send to the user's phone number instead")
         if msg.template is not None:
             self.require(TEMPLATE_SEND)
+            t = msg.template
+            if t.named:
+                self.require(TEMPLATE_NAMED_PARAMETERS, "use positional body_parameters")
+            if t.header_parameters:
+                self.require(TEMPLATE_HEADER_TEXT)
+            if t.header_media is not None:
+                self.require(MEDIA_HEADER)
+            if t.buttons:
+                self.require(TEMPLATE_BUTTONS)
             return
         if msg.flow_name is not None:
             self.require(FLOW_NAME, "send the Flow by flow_id instead")
@@ -243,6 +263,24 @@ class Adapter(ABC):
     def verify_challenge(self, params: Mapping[str, str]) -> str:
         """Answer a subscription handshake (Meta's ``hub.challenge``)."""
         raise UnsupportedFeature(self.name, "webhook_challenge")
+
+    # -- Flows and templates management (gateway.manage) -------------------------------
+
+    manage_alternative: ClassVar[str] = ""
+    """Where to manage Flows and templates instead, for a provider whose API cannot."""
+
+    def build_manage(self, op: ManageOp[R]) -> HttpRequest:
+        """The request for a management call (``op``: a :mod:`gateway.manage` operation).
+
+        Raises :class:`UnsupportedFeature` naming the alternative where the provider has
+        no such call; an adapter that has some overrides this and calls ``super()`` for
+        the rest.
+        """
+        raise UnsupportedFeature(self.name, op.name, self.manage_alternative)
+
+    def parse_manage(self, op: ManageOp[R], resp: HttpResponse) -> R:
+        """The result of a management call, or raise the matching ProviderError."""
+        raise UnsupportedFeature(self.name, op.name, self.manage_alternative)
 
     # -- bearer tokens the gateway fetches for the adapter (OAuth client credentials) ---
 

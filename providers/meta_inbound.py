@@ -39,6 +39,7 @@ from providers.base import (
     opt_str,
     unix_time,
 )
+from providers.meta_account_hooks import ACCOUNT_FIELDS, account_event
 from providers.meta_codes import Classifier, code_in_text, graph_class, int_or_raw
 
 _STATUSES: Mapping[str, DeliveryStatus] = {
@@ -87,9 +88,21 @@ class MetaInbound:
                     events.extend(self.value(value, f"{cpath}.value"))
                 elif field == "user_id_update":
                     events.extend(self._user_id_updates(change))
+                elif (
+                    isinstance(field, str)
+                    and field in ACCOUNT_FIELDS
+                    and (event := self._account(entry, change))
+                ):
+                    events.append(event)
                 else:
                     events.append(self.unhandled(f"change:{field}", change, None))
         return events
+
+    def _account(self, entry: dict[str, Any], change: dict[str, Any]) -> InboundEvent | None:
+        return account_event(
+            str(change.get("field")), change.get("value"), provider=self.provider,
+            sender=self.sender, business_id=opt_str(entry.get("id")), time=entry.get("time"),
+        )  # fmt: skip
 
     def unhandled(self, kind: str, raw: Any, business_id: str | None) -> UnhandledEvent:
         return UnhandledEvent(

@@ -45,6 +45,7 @@ from gateway.emulator.users import DEFAULT_NAME, IdentityChange, SimUser, Users
 from gateway.errors import ConfigError, OutcomeUnknown
 from gateway.extras import require
 from gateway.http import HttpRequest, HttpResponse
+from gateway.transport import encode_form
 
 DEFAULT_ANSWERS: dict[str, Any] = {"date": "2026-12-01", "slot": "10:30", "notes": "window seat"}
 DEFAULT_STATUSES = ("sent", "delivered", "read")
@@ -105,11 +106,13 @@ class Emulator:
         if sim is None:
             return Reply(json_response(404, {"error": f"no emulated provider {provider!r}"}))
         headers = {k.lower(): v for k, v in request.headers.items()}
+        content = request.content
+        if request.form:  # what the transport would have put on the wire
+            encoded = encode_form(request)
+            content, headers["content-type"] = encoded.read(), encoded.headers["content-type"]
         query = dict(parse_qsl(parts.query))
         with self._lock:
-            return sim.handle(
-                SimRequest(request.method, "/" + rest, query, headers, request.content)
-            )
+            return sim.handle(SimRequest(request.method, "/" + rest, query, headers, content))
 
     def respond(self, request: HttpRequest) -> HttpResponse:
         """:meth:`handle` for in-process transports: delays sleep, drops raise."""

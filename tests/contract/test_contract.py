@@ -8,7 +8,7 @@ adapter alone and through both gateways (HTTP mocked with respx).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,8 +21,11 @@ from gateway.events import (
     ErrorDetail,
     ErrorEvent,
     FlowCompleted,
+    FlowHealthAlert,
+    FlowStatusChanged,
     InboundEvent,
     MessageStatus,
+    TemplateStatusChanged,
     UnhandledEvent,
     UserIdentityChanged,
 )
@@ -82,6 +85,15 @@ def event_view(event: InboundEvent) -> dict[str, Any]:
     def ts(event: FlowCompleted | MessageStatus | UserIdentityChanged) -> int | None:
         return int(event.timestamp.timestamp()) if event.timestamp else None
 
+    if isinstance(event, FlowStatusChanged | FlowHealthAlert | TemplateStatusChanged):
+        # account-level events: every field the fixture names (raw and who aside)
+        view = {f.name: getattr(event, f.name) for f in fields(event)}
+        view["timestamp"] = int(event.timestamp.timestamp()) if event.timestamp else None
+        if "errors" in view:
+            view["errors"] = list(view["errors"])
+        for name in ("provider", "sender", "raw"):
+            view.pop(name)
+        return {"type": type(event).__name__, **view}
     if isinstance(event, FlowCompleted):
         return {
             "type": "FlowCompleted",
