@@ -210,21 +210,25 @@ class FlowList(ManageOp[Page[FlowInfo]]):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FlowPublish(ManageOp[bool]):
+class FlowTransition(ManageOp[bool]):
+    """A lifecycle move of one flow (publish, deprecate, delete): True when done."""
+
+    flow_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowPublish(FlowTransition):
     name: ClassVar[str] = "flows.publish"
-    flow_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FlowDeprecate(ManageOp[bool]):
+class FlowDeprecate(FlowTransition):
     name: ClassVar[str] = "flows.deprecate"
-    flow_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class FlowDelete(ManageOp[bool]):
+class FlowDelete(FlowTransition):
     name: ClassVar[str] = "flows.delete"
-    flow_id: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

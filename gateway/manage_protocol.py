@@ -220,8 +220,17 @@ def deploy(
             f"{current.name!r} ({current.status}) cannot be edited ({exc.code}): "
             f"cloned as {clone_name!r}"
         )
-        clone = yield from create(core, sender, clone_name, categories, clone_flow_id=current.id)
-        issues = yield from update_json(core, sender, clone.id, flow_json)
+        try:
+            clone = yield from create(
+                core, sender, clone_name, categories, clone_flow_id=current.id
+            )
+            issues = yield from update_json(core, sender, clone.id, flow_json)
+        except UnsupportedFeature:  # no cloning there: a new flow carrying the JSON
+            clone = yield from create(
+                core, sender, clone_name, categories, flow_json, endpoint_uri=endpoint_uri
+            )
+            issues = clone.validation_errors
+            notes.append("the provider cannot clone: created it anew")
         return (
             yield from _finish(core, sender, clone, name, "cloned", publish, notes, issues=issues)
         )
@@ -248,6 +257,8 @@ def create(
         flow_name=name, categories=categories, flow_json=flow_json, publish=publish,
         clone_flow_id=clone_flow_id, endpoint_uri=endpoint_uri,
     )  # fmt: skip
+    if flow_json is not None and not core.sender(sender).adapter.manage_create_with_json:
+        return (yield from _create_then_upload(core, sender, op, flow_json))
     info: FlowInfo = yield from call(core, sender, op)
     issues = placed(info.validation_errors, flow_json) if flow_json else info.validation_errors
     published = publish and not any(i.severity == "error" for i in issues)
@@ -257,6 +268,26 @@ def create(
         name=info.name or name,
         categories=info.categories or categories,
         status=info.status or default,
+        validation_errors=issues,
+    )
+
+
+def _create_then_upload(
+    core: GatewayCore, sender: str | None, op: FlowCreate, flow_json: str
+) -> Flow[FlowInfo]:
+    """:func:`create` where the provider creates only empty DRAFTs: create, upload the
+    JSON, publish when asked and the provider found no errors."""
+    info: FlowInfo = yield from call(core, sender, replace(op, flow_json=None, publish=False))
+    issues = yield from update_json(core, sender, info.id, flow_json)
+    status: FlowStatus | str | None = FlowStatus.DRAFT
+    if op.publish and not any(i.severity == "error" for i in issues):
+        yield from call(core, sender, FlowPublish(flow_id=info.id))
+        status = FlowStatus.PUBLISHED
+    return replace(
+        info,
+        name=info.name or op.flow_name,
+        categories=info.categories or op.categories,
+        status=status,
         validation_errors=issues,
     )
 

@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 from gateway.errors import (
     ConfigError,
     LimitExceeded,
+    ProviderError,
     SignatureError,
     UnsupportedFeature,
     WebhookPayloadError,
@@ -268,6 +269,10 @@ class Adapter(ABC):
 
     manage_alternative: ClassVar[str] = ""
     """Where to manage Flows and templates instead, for a provider whose API cannot."""
+    manage_create_with_json: ClassVar[bool] = True
+    """:class:`~gateway.manage.FlowCreate` may carry ``flow_json`` and ``publish`` (Meta);
+    False: the provider creates an empty DRAFT, and ``gw.flows.create`` uploads the JSON
+    and publishes in calls of their own (360dialog's Partner API)."""
 
     def build_manage(self, op: ManageOp[R]) -> HttpRequest:
         """The request for a management call (``op``: a :mod:`gateway.manage` operation).
@@ -377,6 +382,22 @@ def configured_secret(secret: SecretStr | None, allow_unsigned: bool, missing: s
     if allow_unsigned:
         return None
     raise SignatureError(missing)
+
+
+def answer_object(provider: str, resp: HttpResponse, what: str = "answer") -> dict[str, Any]:
+    """A success answer's JSON object, or the ProviderError saying it is not one."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ProviderError(
+            f"the {what} is not a JSON object: {resp.text()!r}",
+            provider=provider,
+            status_code=resp.status_code,
+            raw=resp.content.decode("utf-8", "replace"),
+        )
+    return body
 
 
 def decode_response_json(raw: Any, path: str) -> dict[str, Any]:

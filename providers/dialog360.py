@@ -9,7 +9,7 @@ callback is authentic when it carries the configured shared header.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from gateway.errors import (
     ConfigError,
@@ -26,6 +26,7 @@ from gateway.errors import (
 )
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
+from gateway.manage import ManageOp
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.signing import check_shared_secret, lower_keys
 from providers import meta_codes, meta_wire
@@ -33,9 +34,15 @@ from providers.base import (
     BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
+    FLOW_MANAGEMENT,
     FLOW_NAME,
+    MEDIA_HEADER,
     PUBLIC_KEY,
+    TEMPLATE_BUTTONS,
     TEMPLATE_CREATE,
+    TEMPLATE_HEADER_TEXT,
+    TEMPLATE_MANAGEMENT,
+    TEMPLATE_NAMED_PARAMETERS,
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
@@ -44,7 +51,10 @@ from providers.base import (
     expect_dict,
     load_json_body,
 )
+from providers.dialog360_manage import HUB_URL, AssetsEncoding, Hub, Templates, failure
 from providers.meta_inbound import MetaInbound
+
+R = TypeVar("R")
 
 
 class Dialog360Settings(AdapterSettings):
@@ -64,6 +74,16 @@ class Dialog360CloudSettings(Dialog360Settings):
     phone_number_id: str | None = None
     """Meta's id of the number (``metadata.phone_number_id`` in its webhooks): stamped as
     ``business_id`` on receipts; webhooks carry their own."""
+    partner_api_key: Secret | None = None
+    """The partner's ``X-API-Key`` for 360dialog's Partner API, where Flows are managed
+    (a channel's ``api_key`` cannot); with ``partner_id`` and ``waba_account_id``."""
+    partner_id: str | None = None
+    waba_account_id: str | None = None
+    """360dialog's id of the WhatsApp Business Account (the hub's ``…WA`` id, not Meta's)."""
+    partner_base_url: str = HUB_URL
+    partner_assets_encoding: AssetsEncoding = "multipart"
+    """How Flow JSON is uploaded to ``…/flows/{id}/assets``: ``multipart`` (a ``file``
+    part, as a partner's code does and Meta's own upload) or ``json`` [unconfirmed]."""
 
 
 class Dialog360OnPremSettings(Dialog360Settings):
@@ -127,6 +147,26 @@ class _Dialog360(Adapter):
             raise meta_wire.parse_failure(self.name, resp, self._classify)
         return meta_wire.parse_template_success(self.name, resp, tpl)
 
+    # -- management: templates here (both), Flows in the Cloud adapter --------------------
+
+    def _templates(self) -> Templates:
+        s = self.settings
+        key = s.api_key.get_secret_value()
+        return Templates(provider=self.name, sender=self.sender, base_url=s.base_url, api_key=key)
+
+    def build_manage(self, op: ManageOp[R]) -> HttpRequest:
+        if op.capability == TEMPLATE_MANAGEMENT:
+            return self._templates().build(op)
+        return super().build_manage(op)
+
+    def parse_manage(self, op: ManageOp[R], resp: HttpResponse) -> R:
+        if op.capability != TEMPLATE_MANAGEMENT:
+            return super().parse_manage(op, resp)
+        if not resp.ok:
+            raise failure(self.name, op, resp, self._classify)
+        result: R = self._templates().parse(op, resp)
+        return result
+
     def verify_webhook(
         self, body: bytes, headers: Mapping[str, str], query: Mapping[str, str] | None = None
     ) -> None:
@@ -157,8 +197,20 @@ class Dialog360CloudAdapter(_Dialog360):
             TEMPLATE_CREATE,
             PUBLIC_KEY,
             BSUID_RECIPIENT,
+            # Meta's template components, relayed (providers.meta_wire.template_components)
+            TEMPLATE_NAMED_PARAMETERS,
+            TEMPLATE_HEADER_TEXT,
+            MEDIA_HEADER,
+            TEMPLATE_BUTTONS,
+            FLOW_MANAGEMENT,  # Partner API (dialog360_manage)
+            TEMPLATE_MANAGEMENT,
         }
     )
+    manage_alternative = (
+        "set partner_api_key, partner_id and waba_account_id for 360dialog's Partner API, "
+        "or manage Flows in WhatsApp Manager or the 360dialog hub"
+    )
+    manage_create_with_json = False  # the Partner API creates empty DRAFTs
     Settings: ClassVar[type[AdapterSettings]] = Dialog360CloudSettings
     settings: Dialog360CloudSettings
     _messages_path = "/messages"
@@ -191,6 +243,27 @@ class Dialog360CloudAdapter(_Dialog360):
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         return self._inbound.envelope(expect_dict(load_json_body(body), ""))
+
+    def _hub(self, op: ManageOp[Any]) -> Hub:
+        s = self.settings
+        return Hub.of(
+            self.name, self.sender, op.name, api_key=s.partner_api_key, partner_id=s.partner_id,
+            waba_account_id=s.waba_account_id, base_url=s.partner_base_url,
+            assets_encoding=s.partner_assets_encoding,
+        )  # fmt: skip
+
+    def build_manage(self, op: ManageOp[R]) -> HttpRequest:
+        if op.capability == FLOW_MANAGEMENT:
+            return self._hub(op).build(op)
+        return super().build_manage(op)
+
+    def parse_manage(self, op: ManageOp[R], resp: HttpResponse) -> R:
+        if op.capability != FLOW_MANAGEMENT:
+            return super().parse_manage(op, resp)
+        if not resp.ok:
+            raise failure(self.name, op, resp, self._classify)
+        result: R = self._hub(op).parse(op, resp)
+        return result
 
 
 # On-Premise error codes (reference/providers.md §3) → class.
@@ -234,7 +307,19 @@ class Dialog360OnPremAdapter(_Dialog360):
     name = "dialog360_onprem"
     # Meta's On-Premises reference (no OpenAPI; sunset) says 20 characters.
     flow_cta_max = 20
-    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, PUBLIC_KEY})
+    # Meta's On-Premises template messages: header (text or media) and quick-reply/URL
+    # button parameters; no named parameters (Cloud API, 2024) nor copy-code buttons.
+    capabilities = frozenset(
+        {
+            FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, PUBLIC_KEY,
+            TEMPLATE_HEADER_TEXT, MEDIA_HEADER, TEMPLATE_BUTTONS,
+            TEMPLATE_MANAGEMENT,  # /v1/configs/templates; no Flows API
+        }
+    )  # fmt: skip
+    manage_alternative = (
+        "360dialog On-Premise has no Flows API: build and publish Flows in WhatsApp "
+        "Manager or the 360dialog hub"
+    )
     Settings: ClassVar[type[AdapterSettings]] = Dialog360OnPremSettings
     settings: Dialog360OnPremSettings
     _messages_path = "/v1/messages"
@@ -269,6 +354,7 @@ class Dialog360OnPremAdapter(_Dialog360):
             interactive_type=s.interactive_type,
             action_name="" if galaxy else "flow",  # seed 002 shows an empty name for galaxy
             namespace=s.namespace if msg.template is not None else None,
+            provider=self.name,
         )
 
     def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import Field
 
 from gateway.errors import ConfigError, SignatureError
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest, HttpResponse
+from gateway.manage import ManageOp
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.signing import check_hub_signature, wire
-from providers import meta_wire
+from providers import meta_manage, meta_wire
 from providers.base import (
     BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
+    FLOW_MANAGEMENT,
     FLOW_NAME,
+    MEDIA_HEADER,
     PUBLIC_KEY,
+    TEMPLATE_BUTTONS,
     TEMPLATE_CREATE,
+    TEMPLATE_HEADER_TEXT,
+    TEMPLATE_MANAGEMENT,
+    TEMPLATE_NAMED_PARAMETERS,
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
@@ -32,6 +39,7 @@ from providers.base import (
 from providers.meta_inbound import MetaInbound
 
 DEFAULT_API_VERSION = "v24.0"
+R = TypeVar("R")
 
 
 class MetaCloudSettings(AdapterSettings):
@@ -63,6 +71,12 @@ class MetaCloudAdapter(Adapter):
             TEMPLATE_CREATE,
             PUBLIC_KEY,
             BSUID_RECIPIENT,
+            TEMPLATE_NAMED_PARAMETERS,
+            TEMPLATE_HEADER_TEXT,
+            MEDIA_HEADER,
+            TEMPLATE_BUTTONS,
+            FLOW_MANAGEMENT,
+            TEMPLATE_MANAGEMENT,
         }
     )
     Settings: ClassVar[type[AdapterSettings]] = MetaCloudSettings
@@ -103,6 +117,20 @@ class MetaCloudAdapter(Adapter):
             meta_wire.template_create_body(tpl),
             self._auth(),
         )
+
+    # -- Flows and templates management (providers.meta_manage) -----------------------
+
+    def graph(self) -> meta_manage.Graph:
+        """Where management calls go: this sender's Graph version and WABA (``waba_id``)."""
+        s = self.settings
+        root = f"{s.base_url.rstrip('/')}/{s.api_version}"
+        return meta_manage.Graph(self.name, self.sender, root, s.waba_id, self._auth())
+
+    def build_manage(self, op: ManageOp[R]) -> HttpRequest:
+        return meta_manage.build(self.graph(), op)
+
+    def parse_manage(self, op: ManageOp[R], resp: HttpResponse) -> R:
+        return meta_manage.parse(self.graph(), op, resp)
 
     def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
         """``POST /{phone_number_id}/whatsapp_business_encryption``, form-encoded

@@ -14,7 +14,13 @@ from typing import Any
 
 from gateway.errors import (
     AuthenticationError,
+    FlowBlocked,
+    FlowDeleteFailed,
+    FlowDeprecateFailed,
+    FlowMetricsUnavailable,
+    FlowPublishFailed,
     FlowUnavailable,
+    FlowUpdateFailed,
     InvalidRequest,
     PermissionDenied,
     ProviderError,
@@ -69,6 +75,13 @@ GRAPH_CODES: Mapping[int, type[ProviderError]] = {
     133010: PermissionDenied,
     133016: RateLimited,
     135000: InvalidRequest,
+    # Flows management (Meta's Flows error-codes page; reference/flows.md §C)
+    139000: FlowBlocked,
+    139001: FlowUpdateFailed,
+    139002: FlowPublishFailed,
+    139003: FlowDeprecateFailed,
+    139004: FlowDeleteFailed,
+    139006: FlowMetricsUnavailable,
 }
 
 
@@ -173,6 +186,18 @@ def code_in_text(text: str) -> int | None:
         if words in folded:
             return code
     return None
+
+
+# Meta's words for code 100 when a name is taken (its Flows error-codes table: "Flow name
+# is not unique"; templates: "… already exists"), lower-cased: 100 is also every other
+# invalid parameter, so only these words make it a NameTaken.
+NAME_TAKEN_TEXTS = ("name is not unique", "name already exists", "already exists with the name")
+
+
+def names_taken(text: str) -> bool:
+    """Does an error 100's text say the name is already used in the account?"""
+    folded = _SPACES.sub(" ", text.lower())
+    return any(words in folded for words in NAME_TAKEN_TEXTS)
 
 
 def text_class(text: str) -> type[ProviderError] | None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from gateway.errors import ProviderError, class_for_status
+from gateway.errors import ProviderError, UnsupportedFeature, class_for_status
 from gateway.events import SendReceipt, SendStatus, TemplateReceipt
 from gateway.http import HttpResponse
 from gateway.identity import UserRef, addressed, recipient_kind, user_ref
@@ -66,15 +66,52 @@ def interactive_flow(
     return obj
 
 
+# TemplateButton.kind → Meta's button ``sub_type`` and the parameter it takes (Meta's
+# template-messages reference: quick_reply {payload}, url {text: the URL's dynamic suffix};
+# coupon code templates page: copy_code {coupon_code}).
+BUTTON_PARAMETERS: Mapping[str, tuple[str, str]] = {
+    "quick_reply": ("quick_reply", "payload"),
+    "url": ("url", "text"),
+    "copy_code": ("copy_code", "coupon_code"),
+}
+
+
 def template_components(msg: FlowMessage) -> list[dict[str, Any]]:
-    """``template.components``: body parameters, then the FLOW button's action."""
+    """``template.components``: header, body, the other buttons, then the FLOW button.
+
+    Meta's template-messages reference: a header takes text parameters or one media
+    parameter (image/video/document by ``link`` or ``id``, a document's ``filename``);
+    named body parameters carry ``parameter_name`` ("Named parameters" in Meta's template
+    fundamentals); buttons are addressed by ``index``, in any order.
+    """
     assert msg.template is not None
+    t = msg.template
     components: list[dict[str, Any]] = []
-    if msg.template.body_parameters:
+    if t.header_parameters:
+        params = [{"type": "text", "text": p} for p in t.header_parameters]
+        components.append({"type": "header", "parameters": params})
+    elif t.header_media is not None:
+        m = t.header_media
+        media: dict[str, Any] = {"link": m.link} if m.link is not None else {"id": m.id}
+        if m.filename is not None:
+            media["filename"] = m.filename
+        components.append({"type": "header", "parameters": [{"type": m.kind, m.kind: media}]})
+    if isinstance(t.body_parameters, dict):
+        named = [
+            {"type": "text", "parameter_name": k, "text": v} for k, v in t.body_parameters.items()
+        ]
+        components.append({"type": "body", "parameters": named})
+    elif t.body_parameters:
+        positional = [{"type": "text", "text": p} for p in t.body_parameters]
+        components.append({"type": "body", "parameters": positional})
+    for b in sorted(t.buttons, key=lambda b: b.index):
+        sub_type, key = BUTTON_PARAMETERS[b.kind]
         components.append(
             {
-                "type": "body",
-                "parameters": [{"type": "text", "text": p} for p in msg.template.body_parameters],
+                "type": "button",
+                "sub_type": sub_type,
+                "index": str(b.index),
+                "parameters": [{"type": key, key: b.value}],
             }
         )
     action: dict[str, Any] = {"flow_token": msg.flow_token or DEFAULT_FLOW_TOKEN}
@@ -84,7 +121,7 @@ def template_components(msg: FlowMessage) -> list[dict[str, Any]]:
         {
             "type": "button",
             "sub_type": "flow",
-            "index": str(msg.template.button_index),
+            "index": str(t.button_index),
             "parameters": [{"type": "action", "action": action}],
         }
     )
@@ -98,11 +135,13 @@ def message_body(
     interactive_type: str = "flow",
     action_name: str = "flow",
     namespace: str | None = None,
+    provider: str = "",
 ) -> dict[str, Any]:
     """A complete ``/messages`` body for an interactive Flow or a FLOW-button template.
 
     On-Premise omits ``messaging_product`` and needs ``namespace`` and a deterministic
-    language policy on templates.
+    language policy on templates; it has no copy-code buttons (Meta documents coupon code
+    templates for the Cloud API only), refused in ``provider``'s name.
     """
     body: dict[str, Any] = {"messaging_product": "whatsapp"} if messaging_product else {}
     body["recipient_type"] = "individual"
@@ -116,6 +155,11 @@ def message_body(
         return body
     language: dict[str, str] = {"code": msg.template.language}
     template: dict[str, Any] = {"name": msg.template.name}
+    if not messaging_product and any(b.kind == "copy_code" for b in msg.template.buttons):
+        raise UnsupportedFeature(
+            provider or "on_premise", "template_buttons",
+            "copy_code buttons are Cloud API only (Meta's coupon code templates page)",
+        )  # fmt: skip
     if namespace is not None:
         template["namespace"] = namespace
         language = {"policy": "deterministic", **language}

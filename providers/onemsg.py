@@ -1,4 +1,5 @@
-"""1msg.io adapter (``onemsg``): ``sendFlow``, ``sendTemplate``, ``addTemplate``.
+"""1msg.io adapter (``onemsg``): ``sendFlow``, ``sendTemplate``, ``addTemplate``, the Flow
+endpoint's public key, and Flows/templates management (:mod:`providers.onemsg_manage`).
 
 1msg keeps a chat-api style API: ``https://api.1msg.io/{instance}/{method}?token=…``,
 camelCase flat bodies, and HTTP 200 answers that may still say ``"sent": false``.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import Field
@@ -36,18 +37,27 @@ from gateway.events import (
 )
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import UserRef, recipient_kind, user_ref
+from gateway.manage import ManageOp
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.signing import check_shared_secret, lower_keys
-from providers import meta_codes, meta_wire
+from providers import meta_codes, meta_wire, onemsg_manage
 from providers.base import (
     BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
+    FLOW_MANAGEMENT,
+    MEDIA_HEADER,
+    PUBLIC_KEY,
+    TEMPLATE_BUTTONS,
     TEMPLATE_CREATE,
+    TEMPLATE_HEADER_TEXT,
+    TEMPLATE_MANAGEMENT,
+    TEMPLATE_NAMED_PARAMETERS,
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
     Secret,
+    answer_object,
     configured_secret,
     expect_dict,
     expect_list,
@@ -58,6 +68,8 @@ from providers.base import (
     unix_time,
 )
 from providers.meta_inbound import MetaInbound
+
+R = TypeVar("R")
 
 # 1msg checks the window itself: "Dialog window is closed" (its own client's wording).
 _WINDOW_CLOSED = re.compile(
@@ -88,6 +100,9 @@ class OneMsgSettings(AdapterSettings):
     bsuid_address: Literal["chat_id", "bsuid"] = "chat_id"
     """How to address a business-scoped user id: ``chatId: "<BSUID>@lid"`` (1msg's OpenAPI)
     or ``bsuid: "<BSUID>"`` (1msg's own client); unconfirmed for sendFlow, hence a setting."""
+    waba_account_id: str | None = None
+    """``wabaAccountId`` query of the ``/flows`` calls (1msg: optional; for a channel whose
+    token reaches several WhatsApp Business Accounts)."""
 
 
 # 1msg's own failures, in the words its own client expects (github.com/1msg/1msg-n8n-nodes
@@ -130,7 +145,17 @@ class OneMsgAdapter(Adapter):
     # 1msg's OpenAPI gives flowCta no maxLength; 1msg relays to Meta's Cloud API (v23.0:
     # 30). Unconfirmed: the sender setting flow_cta_max_length overrides it.
     flow_cta_max = 30
-    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, BSUID_RECIPIENT})
+    # sendTemplate's params are "Template components in WhatsApp Cloud API format" (1msg's
+    # OpenAPI, sendTemplate): header text or media, named body parameters and the other
+    # buttons are Meta's components, relayed as they are.
+    capabilities = frozenset(
+        {
+            FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, TEMPLATE_CREATE, BSUID_RECIPIENT, PUBLIC_KEY,
+            FLOW_MANAGEMENT, TEMPLATE_MANAGEMENT, MEDIA_HEADER, TEMPLATE_NAMED_PARAMETERS,
+            TEMPLATE_HEADER_TEXT, TEMPLATE_BUTTONS,
+        }
+    )  # fmt: skip
+    manage_alternative = onemsg_manage.ALTERNATIVE
     Settings: ClassVar[type[AdapterSettings]] = OneMsgSettings
     settings: OneMsgSettings
 
@@ -160,6 +185,7 @@ class OneMsgAdapter(Adapter):
         body["template"] = msg.template.name
         body["namespace"] = self.settings.namespace
         body["language"] = {"policy": "deterministic", "code": msg.template.language}
+        # "Template components in WhatsApp Cloud API format" (1msg OpenAPI, params)
         body["params"] = meta_wire.template_components(msg)
         return self._request("sendTemplate", body)
 
@@ -185,9 +211,21 @@ class OneMsgAdapter(Adapter):
     def build_create_template(self, tpl: FlowTemplate) -> HttpRequest:
         return self._request("addTemplate", meta_wire.template_create_body(tpl))
 
+    def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
+        # setWhatsappBusinessEncryption (1msg's OpenAPI; 1msg-sdk FlowsApi): JSON, and 1msg
+        # signs the key with Meta for this channel's number
+        return self._request(
+            "whatsapp_business_encryption", {"business_public_key": public_key_pem}
+        )
+
+    def build_manage(self, op: ManageOp[R]) -> HttpRequest:
+        request = onemsg_manage.build(self, op)
+        return super().build_manage(op) if request is None else request
+
     # -- responses -------------------------------------------------------------------
 
-    def _failure(self, resp: HttpResponse) -> ProviderError:
+    def failure(self, resp: HttpResponse) -> ProviderError:
+        """A failed answer as its class: Meta's code where 1msg relays one, else its words."""
         exc = meta_wire.parse_failure(self.name, resp)
         if exc.code is None:
             better = text_class(exc.message)
@@ -204,20 +242,10 @@ class OneMsgAdapter(Adapter):
 
     def _body(self, resp: HttpResponse) -> dict[str, Any]:
         if not resp.ok:
-            raise self._failure(resp)
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise ProviderError(
-                f"unexpected response body: {resp.text()!r}",
-                provider=self.name,
-                status_code=resp.status_code,
-                raw=resp.content.decode("utf-8", "replace"),
-            )
+            raise self.failure(resp)
+        body = answer_object(self.name, resp)
         if "error" in body:  # an error inside a 200
-            raise self._failure(resp)
+            raise self.failure(resp)
         return body
 
     def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
@@ -244,6 +272,14 @@ class OneMsgAdapter(Adapter):
     ) -> TemplateReceipt:
         self._body(resp)
         return meta_wire.parse_template_success(self.name, resp, tpl)
+
+    def parse_register_public_key_response(self, resp: HttpResponse) -> bool:
+        """1msg answers ``{"success": true}``; 400 "Missing or invalid PEM key"."""
+        return self._body(resp).get("success") is not False
+
+    def parse_manage(self, op: ManageOp[R], resp: HttpResponse) -> R:
+        result: R = onemsg_manage.parse(self, op, resp)
+        return result
 
     # -- webhooks --------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ Flows go out as ``channel_specific_message.WHATSAPP`` of type ``FLOWS`` (Sinch's
 field names: ``flow_mode``, no ``flow_message_version``). Authentication is OAuth2
 client credentials: this adapter describes the token request and reads the answer; the
 gateway performs it and caches the token. Callbacks are signed with HMAC-SHA256 over
-``body.nonce.timestamp`` and must be recent.
+``body.nonce.timestamp`` and must be recent. Templates are managed through Sinch's
+Provisioning API (:mod:`providers.sinch_manage`); Flows are not (Sinch has no such API).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -45,13 +45,18 @@ from gateway.events import (
 )
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import UserRef, recipient_kind, user_ref
+from gateway.manage import ManageOp
 from gateway.model import FlowMessage, ProviderOptions
 from gateway.signing import lower_keys, wire
-from providers import meta_codes, meta_wire
+from providers import meta_codes, meta_wire, sinch_manage
 from providers.base import (
     BSUID_RECIPIENT,
     DRAFT_MODE,
     FLOW_ID,
+    MEDIA_HEADER,
+    TEMPLATE_BUTTONS,
+    TEMPLATE_HEADER_TEXT,
+    TEMPLATE_MANAGEMENT,
     TEMPLATE_SEND,
     Adapter,
     AdapterSettings,
@@ -65,6 +70,7 @@ from providers.base import (
     opt_str,
 )
 
+R = TypeVar("R")
 _STATUSES: Mapping[str, DeliveryStatus] = {
     "QUEUED_ON_CHANNEL": "sent",
     "DELIVERED": "delivered",
@@ -172,6 +178,9 @@ class SinchSettings(AdapterSettings):
     template_body_key: str = "body[{n}]text"
     template_flow_token_key: str = "button[{index}]flow[1]flow_token"  # noqa: S105 - a key
     template_flow_data_key: str = "button[{index}]flow[1]flow_action_data"
+    provisioning_base_url: str = sinch_manage.PROVISIONING_BASE_URL
+    """Sinch's Provisioning API (templates; global, not regional). Its callbacks carry the
+    same signature headers and are checked like the Conversation API's [unconfirmed]."""
 
     @model_validator(mode="after")
     def _default_base(self) -> SinchSettings:
@@ -212,7 +221,11 @@ class SinchAdapter(Adapter):
     name = "sinch"
     # Sinch's SDK models (node whatsapp-flow.ts): "20 characters maximum, emoji not supported".
     flow_cta_max = 20
-    capabilities = frozenset({FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, BSUID_RECIPIENT})
+    capabilities = frozenset(
+        {FLOW_ID, DRAFT_MODE, TEMPLATE_SEND, BSUID_RECIPIENT, MEDIA_HEADER}
+        | {TEMPLATE_HEADER_TEXT, TEMPLATE_BUTTONS, TEMPLATE_MANAGEMENT}
+    )
+    manage_alternative = sinch_manage.FLOWS_ALTERNATIVE
     Settings: ClassVar[type[AdapterSettings]] = SinchSettings
     Options: ClassVar[type[ProviderOptions] | None] = SinchOptions
     settings: SinchSettings
@@ -272,7 +285,8 @@ class SinchAdapter(Adapter):
         contact_id = options.contact_id if options else None
         recipient = {"contact_id": contact_id} if contact_id else _recipient(msg.to)
         payload: dict[str, Any] = {"app_id": s.app_id, "recipient": recipient}
-        payload["message"] = self._template(msg) if msg.template else self._flow(msg)
+        template = sinch_manage.template_message(self.name, s, msg) if msg.template else None
+        payload["message"] = template or self._flow(msg)
         callback_url = options.callback_url if options and options.callback_url else s.callback_url
         if options is not None:
             if options.correlation_id is not None:
@@ -306,21 +320,17 @@ class SinchAdapter(Adapter):
         whatsapp = {"message_type": "FLOWS", "message": flow}
         return {"channel_specific_message": {"WHATSAPP": whatsapp}}
 
-    def _template(self, msg: FlowMessage) -> dict[str, Any]:
-        assert msg.template is not None
-        s, ref = self.settings, msg.template
-        params = {
-            s.template_body_key.format(n=i): text
-            for i, text in enumerate(ref.body_parameters, start=1)
-        }
-        index = ref.button_index
-        token = msg.flow_token or meta_wire.DEFAULT_FLOW_TOKEN
-        params[s.template_flow_token_key.format(index=index)] = token
-        if msg.data is not None:  # Sinch parameter values are strings
-            data = json.dumps(msg.data, ensure_ascii=False, separators=(",", ":"))
-            params[s.template_flow_data_key.format(index=index)] = data
-        whatsapp = {"template_id": ref.name, "language_code": ref.language, "parameters": params}
-        return {"template_message": {"channel_template": {"WHATSAPP": whatsapp}}}
+    # -- templates (Provisioning API); Flows: UnsupportedFeature naming the alternative --
+
+    def build_manage(self, op: ManageOp[R]) -> HttpRequest:
+        request = sinch_manage.build_template_op(self.name, self.settings, op)
+        return request if request is not None else super().build_manage(op)
+
+    def parse_manage(self, op: ManageOp[R], resp: HttpResponse) -> R:
+        if op.capability != TEMPLATE_MANAGEMENT:
+            return super().parse_manage(op, resp)
+        result: R = sinch_manage.parse_template_op(self.name, self.sender, op, resp)
+        return result
 
     def parse_send_response(self, resp: HttpResponse) -> SendReceipt:
         if not resp.ok:
@@ -376,6 +386,8 @@ class SinchAdapter(Adapter):
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> list[InboundEvent]:
         doc = expect_dict(load_json_body(body), "")
+        if sinch_manage.is_provisioning_event(doc):
+            return [sinch_manage.provisioning_event(self.name, self.sender, self.business_id, doc)]
         if "message" in doc:
             return [self._inbound(expect_dict(doc["message"], "message"), doc)]
         if "message_delivery_report" in doc:

@@ -42,7 +42,7 @@ from gateway.emulator.base import (
 from gateway.emulator.failures import TRANSPORT_FAULTS, Where
 from gateway.emulator.registry import SIMULATORS
 from gateway.emulator.users import DEFAULT_NAME, IdentityChange, SimUser, Users
-from gateway.errors import ConfigError, OutcomeUnknown
+from gateway.errors import ConfigError, GatewayError, OutcomeUnknown
 from gateway.extras import require
 from gateway.http import HttpRequest, HttpResponse
 from gateway.transport import encode_form
@@ -319,6 +319,24 @@ class Emulator:
         finally:
             await transport.aclose()
 
+    def take_webhooks(self) -> list[WebhookCall]:
+        """The callbacks providers queued on their own (a Flow's status change after a
+        management call…), emptied; those of a provider without a webhook URL are dropped."""
+        with self._lock:
+            calls = [call for sim in self.sims.values() for call in sim.take_outbox()]
+        return [call for call in calls if call.url]
+
+    async def post_queued(self) -> list[int]:
+        """POST :meth:`take_webhooks` now (the HTTP app does after every request); a
+        callback that cannot be delivered is dropped, as a provider gives up at last."""
+        calls = self.take_webhooks()
+        if not calls:
+            return []
+        try:
+            return await self.deliver(calls)
+        except (GatewayError, ValueError):
+            return []
+
     def _sim(self, provider: str | None) -> Sim:
         if provider not in self.sims:
             raise KeyError(f"no emulated provider {provider!r} (have: {', '.join(self.sims)})")
@@ -378,6 +396,7 @@ def _build_app(emulator: Emulator) -> Any:
         body = await request.body()
         req = HttpRequest(request.method, str(request.url), dict(request.headers), None, body)
         reply = emulator.handle(req)
+        await emulator.post_queued()  # before answering: the caller sees them delivered
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.drop:

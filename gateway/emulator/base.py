@@ -234,6 +234,11 @@ class Sim:
         """The system message for a user's new number or BSUID (Meta and 360dialog Cloud)."""
         raise ValueError(f"{kind} system messages are not emulated for {self.name}")
 
+    def take_outbox(self) -> list[WebhookCall]:
+        """Callbacks the provider sends on its own after a request (account webhooks such
+        as Meta's Flow status changes), emptied; the HTTP app posts them. None here."""
+        return []
+
     # Shared fault handling ---------------------------------------------------------
 
     def apply_transport_fault(self, fault: Fault | None, reply: Callable[[], Reply]) -> Reply:

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from gateway.emulator.users import is_bsuid, is_phone
 
@@ -117,7 +125,66 @@ class FlowButtonComponent(Strict):
     parameters: list[ActionParameter] = []
 
 
-Component = Annotated[BodyComponent | FlowButtonComponent, Field(discriminator="type")]
+class MediaLink(Strict):
+    link: NonEmpty | None = None
+    id: NonEmpty | None = None
+    filename: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.link is None) == (self.id is None):
+            raise ValueError("exactly one of link or id is required")
+        return self
+
+
+class MediaParameter(Strict):
+    type: Literal["image", "video", "document"]
+    image: MediaLink | None = None
+    video: MediaLink | None = None
+    document: MediaLink | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> Self:
+        given = [k for k in ("image", "video", "document") if getattr(self, k) is not None]
+        if given != [self.type]:
+            raise ValueError(f"a {self.type} parameter carries exactly its {self.type!r} object")
+        return self
+
+
+class HeaderComponent(Strict):
+    # Meta's On-Premises template messages: a header takes text or one media parameter
+    type: Literal["header"]
+    parameters: list[Annotated[TextParameter | MediaParameter, Field(discriminator="type")]]
+
+
+class PayloadParameter(Strict):
+    type: Literal["payload"]
+    payload: NonEmpty
+
+
+class OtherButtonComponent(Strict):
+    # quick_reply {payload} and url {text}; On-Premise has no copy_code buttons
+    type: Literal["button"]
+    sub_type: Literal["quick_reply", "url"]
+    index: Annotated[str, Field(pattern=r"^[0-9]$")]
+    parameters: list[Annotated[PayloadParameter | TextParameter, Field(discriminator="type")]]
+
+
+def _component_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        kind, sub = value.get("type"), value.get("sub_type")
+        return f"button_{sub}" if kind == "button" and sub != "flow" else str(kind)
+    return "unknown"
+
+
+Component = Annotated[
+    Annotated[BodyComponent, Tag("body")]
+    | Annotated[HeaderComponent, Tag("header")]
+    | Annotated[FlowButtonComponent, Tag("button")]
+    | Annotated[OtherButtonComponent, Tag("button_quick_reply")]
+    | Annotated[OtherButtonComponent, Tag("button_url")],
+    Discriminator(_component_kind),
+]
 
 
 class Template(Strict):

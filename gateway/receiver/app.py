@@ -32,8 +32,11 @@ from gateway.core import GatewayCore
 from gateway.errors import GatewayError, SignatureError, UnsupportedFeature
 from gateway.events import (
     FlowCompleted,
+    FlowHealthAlert,
+    FlowStatusChanged,
     InboundEvent,
     MessageStatus,
+    TemplateStatusChanged,
     UnhandledEvent,
     event_to_dict,
 )
@@ -61,6 +64,13 @@ def dedup_key(provider: str, event: InboundEvent) -> str:
     if isinstance(event, MessageStatus):
         return f"{provider}:status:{event.message_id}:{event.status}"
     digest = hashlib.sha256(json.dumps(event.raw, sort_keys=True, default=str).encode())
+    if isinstance(event, FlowStatusChanged | FlowHealthAlert | TemplateStatusChanged):
+        # Their value has no id: the same move made twice (published, edited, published
+        # again) is the same value; the envelope's time tells a new one from a redelivery.
+        when = int(event.timestamp.timestamp()) if event.timestamp else ""
+        return (
+            f"{provider}:{event_kind(event)}:{event.business_id}:{when}:{digest.hexdigest()[:40]}"
+        )
     return f"{provider}:{event_kind(event)}:{digest.hexdigest()[:40]}"
 
 

@@ -38,6 +38,8 @@ ALL = sorted(PROVIDERS)
 KNOWN_CAPABILITIES = {
     "flow_id", "flow_name", "draft_mode", "template_send", "template_create",
     "flow_management", "media_header", "public_key", "bsuid_recipient",
+    "template_named_parameters", "template_header_text", "template_buttons",
+    "template_management",
 }  # fmt: skip
 
 MESSAGES: dict[str, FlowMessage] = {

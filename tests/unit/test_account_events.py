@@ -50,3 +50,19 @@ def test_an_unknown_status_is_kept_as_the_providers_word() -> None:
     assert FlowStatus.of("ARCHIVED") == "ARCHIVED"
     assert FlowStatus.of("") is None
     assert FlowStatus.of(7) is None
+
+
+def test_a_redelivery_dedups_but_the_same_move_later_does_not() -> None:
+    from gateway.receiver import dedup_key
+
+    adapter = get_adapter("meta_cloud", **KITS["meta_cloud"].settings)
+    [case] = [c for c in CASES if c["expected"][0]["type"] == "FlowStatusChanged"][:1]
+
+    def key(time: int) -> str:
+        body = json.loads(json.dumps(case["body"]))
+        body["entry"][0]["time"] = time
+        [event] = adapter.parse_webhook(json.dumps(body).encode(), {})
+        return dedup_key("meta_cloud", event)
+
+    assert key(1731580800) == key(1731580800)  # Meta redelivers the same envelope
+    assert key(1731580800) != key(1731580860)  # published again after an edit

@@ -74,6 +74,7 @@ class Store:
     frozen: set[str] = field(default_factory=set)  # published flows that cannot be edited
     ids: Any = field(default_factory=lambda: itertools.count(100))
     assets: bool = True
+    clones: bool = True
 
     def info(self, fid: str) -> FlowInfo:
         f = self.flows[fid]
@@ -100,6 +101,8 @@ class FakeAdapter(MetaCloudAdapter):
             items = tuple(s.info(i) for i in ids[start : start + s.page_size])
             return Page(items, str(start + s.page_size) if more else None)
         if isinstance(op, FlowCreate):
+            if op.clone_flow_id and not s.clones:
+                raise UnsupportedFeature("fake", "clone_flow_id")
             fid = str(next(s.ids))
             source = s.flows[op.clone_flow_id]["json"] if op.clone_flow_id else op.flow_json
             s.flows[fid] = {"name": op.flow_name, "status": "DRAFT", "json": source}
@@ -178,6 +181,16 @@ def test_an_uneditable_published_flow_is_cloned_and_the_clone_published(gw: Gate
     assert any("139001" in n and "signup (1)" in n for n in result.notes)
     again = gw.flows.deploy("signup", CHANGED, categories=["SIGN_UP"])
     assert (again.action, again.flow_id) == ("unchanged", result.flow_id)  # the clone is found
+
+
+def test_without_cloning_the_new_version_is_created_anew(gw: Gateway) -> None:
+    first = gw.flows.deploy("signup", TEXT, categories=["SIGN_UP"])
+    STORE.frozen.add(first.flow_id or "")
+    STORE.clones = False
+    result = gw.flows.deploy("signup", CHANGED, categories=["SIGN_UP"])
+    assert (result.action, result.name, result.published) == ("cloned", "signup (1)", True)
+    assert "the provider cannot clone: created it anew" in result.notes
+    assert STORE.flows[result.flow_id or ""]["json"] == CHANGED
 
 
 def test_a_deprecated_flow_keeps_its_name_so_a_new_one_gets_a_suffix(gw: Gateway) -> None:

@@ -9,17 +9,21 @@ Cloud bodies follow Meta's Cloud API, against Meta's (``specs/meta_cloud.json``)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from gateway.emulator.base import Invalid, WebhookCall, check_spec, json_response
+from gateway.emulator.base import Invalid, Reply, SimRequest, WebhookCall, check_spec, json_response
+from gateway.emulator.d360_manage import D360Manage
 from gateway.emulator.failures import FailureSite
 from gateway.emulator.meta_shaped import FORM, JSON, MULTIPART, MetaShapedSim
+from gateway.emulator.users import Users
 from gateway.http import HttpResponse
 
 
-class Dialog360CloudSim(MetaShapedSim):
-    """360dialog Cloud: Meta's payloads at ``/messages``, ``D360-API-KEY``, no signature."""
+class Dialog360CloudSim(MetaShapedSim, D360Manage):
+    """360dialog Cloud: Meta's payloads at ``/messages``, ``D360-API-KEY``, no signature;
+    Flows on the Partner API's paths and templates (:mod:`gateway.emulator.d360_manage`)."""
 
     name = "dialog360_cloud"
     id_prefix = "wamid.HBgD360"
@@ -50,6 +54,33 @@ class Dialog360CloudSim(MetaShapedSim):
             "likely",
         ),
     }
+
+    def __init__(
+        self,
+        account: Mapping[str, Any],
+        clock: Callable[[], float] = time.time,
+        users: Users | None = None,
+    ) -> None:
+        super().__init__(account, clock, users)
+        self.init_stores()
+
+    def handle(self, req: SimRequest) -> Reply:
+        if self.manages(req.method, req.path):  # management: no injected faults
+            return Reply(self.manage(req))
+        return super().handle(req)
+
+    def create_template(self, raw: bytes) -> HttpResponse:
+        """Meta's create body; the template is kept (PENDING) for the list and delete."""
+        body = check_spec("meta_cloud", "template_create", raw)
+        if isinstance(body, Invalid):
+            return self.invalid(body)
+        components = body.get("components") or []
+        item = self.template_store.add(
+            body["name"], body["language"], body["category"], components, status="PENDING"
+        )
+        return json_response(
+            200, {"id": item["id"], "status": "PENDING", "category": body["category"]}
+        )
 
     def check_message(self, raw: bytes) -> dict[str, Any] | Invalid:
         """360dialog's envelope (its fragments), then Meta's payload rules."""

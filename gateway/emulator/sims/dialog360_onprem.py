@@ -37,6 +37,7 @@ class Dialog360OnPremSim(Dialog360CloudSim):
     name = "dialog360_onprem"
     id_prefix = "gBEGemu"
     scoped = False  # On-Premise knows phones only
+    partner_api = False  # no Flows API: templates only (gateway.emulator.d360_manage)
     system_messages = False
     window_error = hooks.WINDOW_470
     failure_sites: ClassVar[Mapping[str, FailureSite]] = {

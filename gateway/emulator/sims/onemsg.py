@@ -1,11 +1,13 @@
 """Simulated 1msg.io: ``/{instance}/{method}?token=…``, HTTP 200 with ``sent:false`` on
-failure, acks and messages posted to a webhook URL carrying its own token."""
+failure, acks and messages posted to a webhook URL carrying its own token; Flows,
+templates and the public key (``/flows``…) in :mod:`._onemsg_flows`."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, Self
 from urllib.parse import urlencode
 
@@ -23,7 +25,8 @@ from gateway.emulator.base import (
     json_response,
 )
 from gateway.emulator.failures import FailureSite
-from gateway.emulator.users import is_bsuid
+from gateway.emulator.sims._onemsg_flows import OneMsgManagement
+from gateway.emulator.users import Users, is_bsuid
 from gateway.http import HttpResponse
 
 _ACK = {"sent": "sent", "delivered": "delivered", "read": "viewed"}
@@ -321,10 +324,21 @@ class OneMsgSim(Sim):
         ),
     }
 
+    def __init__(
+        self,
+        account: Mapping[str, Any],
+        clock: Callable[[], float] = time.time,
+        users: Users | None = None,
+    ) -> None:
+        super().__init__(account, clock, users)
+        self.manage = OneMsgManagement(self.clock, self.secret("waba_account_id") or "1msg-waba")
+        """Flows, templates and the public key; ``manage.not_implemented`` picks the
+        routes that answer 501 (1msg documents it for create, list, assets, metadata)."""
+
     def handle(self, req: SimRequest) -> Reply:
         method, path, query, body = req.method, req.path, req.query, req.body
         parts = path.strip("/").split("/")
-        if method != "POST" or len(parts) != 2 or parts[0] != self.secret("instance_id"):
+        if len(parts) < 2 or parts[0] != self.secret("instance_id"):
             return Reply(json_response(404, {"error": "Instance not found"}))
         if query.get("token") != self.secret("token"):
             return Reply(
@@ -332,6 +346,12 @@ class OneMsgSim(Sim):
                     401, {"error": "Wrong token. Please provide token as a GET parameter."}
                 )
             )
+        managed = self.manage.handle(method, parts[1:], query, body)
+        if managed is not None:
+            self.public_key = self.manage.public_key
+            return Reply(managed)
+        if method != "POST" or len(parts) != 2:
+            return Reply(json_response(404, {"error": f"Unknown method {'/'.join(parts[1:])}"}))
         if parts[1] not in _OPERATIONS:
             return Reply(json_response(404, {"error": f"Unknown method {parts[1]}"}))
         fault = self.take_fault()
@@ -341,7 +361,11 @@ class OneMsgSim(Sim):
             if isinstance(checked, Invalid):
                 return Reply(json_response(400, {"error": f"Validation failed: {checked}"}))
             if parts[1] == "addTemplate":
-                tpl = {"id": "1msg-tpl-1", "status": "PENDING", "category": checked["category"]}
+                name, language = checked["name"], checked["language"]
+                added = self.manage.templates.add(
+                    name, language, checked["category"], checked["components"], "PENDING"
+                )
+                tpl = {k: added[k] for k in ("id", "status", "category")}
                 return Reply(json_response(200, tpl))
             if self.fails_now(fault):
                 # 1msg checks the window itself; its own client expects these words
@@ -429,6 +453,13 @@ class OneMsgSim(Sim):
                 message["authorBsuid"] = sent.user.user_id
             docs.append({"instanceId": instance, "messages": [message]})
         return self._calls(docs)
+
+    def flow_status_calls(self) -> list[WebhookCall]:
+        """The ``flows`` FLOW_STATUS_CHANGE hooks for the status changes since the last
+        call, in order: Meta's envelope as 1msg forwards it with ``rawHooks`` on (its
+        channel setting; that 1msg forwards the ``flows`` field is unconfirmed)."""
+        instance = self.secret("instance_id")
+        return self._calls([{"instanceId": instance, **d} for d in self.manage.status_documents()])
 
     def _calls(self, docs: list[dict[str, Any]]) -> list[WebhookCall]:
         url = self.webhook_url or ""

@@ -1,9 +1,11 @@
 """Simulated Sinch Conversation API: OAuth token endpoint, ``messages:send``, signed
-callbacks."""
+callbacks; and the Provisioning API's WhatsApp templates (list, get by name, delete all
+languages or one), served from a :class:`~gateway.emulator.flow_store.TemplateStore`."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
@@ -27,10 +29,16 @@ from gateway.emulator.base import (
     json_response,
 )
 from gateway.emulator.failures import FailureSite
+from gateway.emulator.flow_store import Refusal, TemplateStore
 from gateway.emulator.users import is_bsuid, is_phone
 from gateway.http import HttpResponse
 
 _SEND = re.compile(r"^/v1/projects/([^/]+)/messages:send$")
+_TEMPLATES = re.compile(
+    r"^/v1/projects/([^/]+)/whatsapp/templates(?:/([^/]+)(?:/languages/([^/]+))?)?$"
+)
+_PAGE_MAX = 1000  # pageSize 1..1000 (Provisioning API, list templates)
+_TRIGGERS = {"APPROVED": "WHATSAPP_TEMPLATE_APPROVED", "REJECTED": "WHATSAPP_TEMPLATE_REJECTED"}
 _STATUS = {"sent": "QUEUED_ON_CHANNEL", "delivered": "DELIVERED", "read": "READ"}
 _EXPIRED = 'Bearer error="invalid_token", error_description="expired"'
 _CHANNELS = frozenset({"WHATSAPP"})
@@ -54,6 +62,26 @@ def _identity(sent: Sent) -> str:
 def rpc_error(status: int, name: str, message: str, **headers: str) -> HttpResponse:
     body = {"error": {"code": status, "message": message, "status": name, "details": []}}
     return json_response(status, body, headers)
+
+
+def provisioning_error(status: int, code: str, message: str, resolution: str) -> HttpResponse:
+    """The Provisioning API's error body (management.md §6.1); its codes are not published,
+    so ``errorCode`` here is the HTTP reason [unconfirmed]."""
+    body = {"errorCode": code, "message": message, "resolution": resolution}
+    return json_response(status, body)
+
+
+def sinch_template(t: dict[str, Any]) -> dict[str, Any]:
+    """A stored template in the Provisioning API's shape: ``state``, ``whatsappId``,
+    ``details.components``, upper-case ``language`` (WhatsappTemplateLanguagesEnum)."""
+    return {
+        "name": t["name"],
+        "language": t["language"].upper(),
+        "category": t["category"],
+        "state": t["status"],
+        "whatsappId": t["id"],
+        "details": {"components": t["components"]},
+    }
 
 
 class SinchSim(Sim):
@@ -92,6 +120,8 @@ class SinchSim(Sim):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.token_requests = 0
+        self.templates = TemplateStore()
+        """The project's WhatsApp templates (Provisioning API); tests add them directly."""
 
     def _iso(self) -> str:
         return (
@@ -109,6 +139,14 @@ class SinchSim(Sim):
         auth = headers.get("authorization")
         if method == "POST" and path == "/oauth2/token":
             return Reply(self._token(auth, headers, body))
+        t = _TEMPLATES.match(path)
+        if t is not None and t.group(1) == self.secret("project_id"):
+            bearer = auth[7:] if auth and auth.startswith("Bearer ") else None
+            if not (bearer in self.tokens or self._basic_ok(auth)):
+                return Reply(
+                    provisioning_error(401, "UNAUTHORIZED", "Unauthorized", "Check the key")
+                )
+            return Reply(self._templates(method, t.group(2), t.group(3), req.query))
         m = _SEND.match(path)
         if method != "POST" or m is None or m.group(1) != self.secret("project_id"):
             return Reply(rpc_error(404, "NOT_FOUND", f"{path} not found (check the region)"))
@@ -174,6 +212,75 @@ class SinchSim(Sim):
             window_closed=self.fails_later(fault), user=self.user_for(str(to)),
         )  # fmt: skip
         return json_response(200, {"message_id": message_id, "accepted_time": self._iso()})
+
+    def _templates(
+        self, method: str, name: str | None, language: str | None, query: Mapping[str, str]
+    ) -> HttpResponse:
+        try:
+            if method == "GET" and name is None:
+                return self._template_list(query)
+            if method == "GET" and language is None and name is not None:
+                found, _ = self.templates.page(None, 10**6, name=name)
+                if not found:
+                    raise Refusal(100, f"Template {name} not found", 404)
+                return json_response(200, {"templates": [sinch_template(x) for x in found]})
+            if method == "DELETE" and name is not None:
+                return self._template_delete(name, language, query)
+        except Refusal as exc:
+            return provisioning_error(404, "NOT_FOUND", exc.message, "Check the template name")
+        return provisioning_error(405, "METHOD_NOT_ALLOWED", f"{method} not allowed", "")
+
+    def _template_list(self, query: Mapping[str, str]) -> HttpResponse:
+        size_text = query.get("pageSize", "50")  # "the first 50 templates are returned"
+        if not size_text.isdigit() or not 1 <= int(size_text) <= _PAGE_MAX:
+            return provisioning_error(
+                400, "INVALID_ARGUMENT", "pageSize must be 1..1000", "Fix the pageSize"
+            )
+        states = [v for k in ("filterStates", "filterStatuses") if (v := query.get(k))]
+        filters: dict[str, str | list[str] | None] = {
+            "name": query.get("templateName"),
+            "status": states or None,
+        }
+        items, after = self.templates.page(query.get("pageToken"), int(size_text), **filters)
+        total, _ = self.templates.page(None, 10**6, **filters)
+        page: dict[str, Any] = {"totalSize": len(total), "pageSize": len(items)}
+        page["templates"] = [sinch_template(x) for x in items]
+        if after:
+            page["nextPageToken"] = after
+        return json_response(200, page)
+
+    def _template_delete(
+        self, name: str, language: str | None, query: Mapping[str, str]
+    ) -> HttpResponse:
+        if language is None:
+            self.templates.delete(name)
+            return json_response(200, {})
+        found, _ = self.templates.page(None, 10**6, name=name)
+        match = [x for x in found if x["language"].upper() == language.upper()]
+        # "By default only draft is removed. Use deleteSubmitted=true to also remove the
+        # submitted template" (Provisioning API, delete by name and language).
+        if query.get("deleteSubmitted") != "true":
+            match = [x for x in match if x["status"] == "DRAFT"]
+        if not match:
+            raise Refusal(100, f"Template {name} ({language}) not found", 404)
+        for x in match:
+            self.templates.delete(name, template_id=x["id"])
+        return json_response(200, {})
+
+    def template_callbacks(self) -> list[WebhookCall]:
+        """The Provisioning API callbacks for the store's review outcomes (approved,
+        rejected), drained from ``templates.changes``: ``{type, payload}``, signed as the
+        Conversation API signs [unconfirmed: Sinch does not publish the base string]."""
+        calls: list[WebhookCall] = []
+        changes, self.templates.changes[:] = list(self.templates.changes), []
+        for template_id, _old, new in changes:
+            trigger = _TRIGGERS.get(new)
+            if trigger is None:
+                continue
+            with contextlib.suppress(Refusal):  # deleted since
+                payload = sinch_template(self.templates.get(template_id))
+                calls.append(self._signed({"type": trigger, "payload": payload}))
+        return calls
 
     def rate_limited(self, retry_after: int) -> HttpResponse:
         return rpc_error(

@@ -26,6 +26,7 @@ class Dialog360OnPremKit(Dialog360CloudKit):
         "webhook_auth_value": D360_WEBHOOK_SECRET,
         "channel_id": "onprem-channel-1",
     }
+    secret_settings = ("api_key", "webhook_auth_value")
     bsuid_recipient = False  # the On-Premise API predates business-scoped user ids
     ok_body: ClassVar[dict[str, Any]] = {
         "messages": [{"id": "wamid.TEST"}],

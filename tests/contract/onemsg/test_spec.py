@@ -18,8 +18,9 @@ b. The emulator agrees with the specification: the bodies the issue names, poste
    spec's rule and not our reading of it. Hand rules (where the spec is silent) have
    their own cases, each saying why.
 
-The 1msg adapter does not register Flow public keys (no ``public_key`` capability), so
-``setWhatsappBusinessEncryption`` is neither built nor emulated.
+The public key (``setWhatsappBusinessEncryption``, ``public_key`` capability) is built,
+checked against the copy and our extract, and stored by the emulator. The Flows and
+templates management calls are not in the copy: tests/contract/onemsg/test_manage.py.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from gateway import FlowMessage, FlowTemplate, UnsupportedFeature
 from gateway.emulator import Emulator, specs
 from gateway.emulator.sims.onemsg import FLOW_CTA_MAX, check_request
 from gateway.http import HttpRequest
-from gateway.model import TemplateRef
+from gateway.model import TemplateButton, TemplateMedia, TemplateRef
 from providers import get_adapter
 from providers.base import PUBLIC_KEY
 from tests.contract.onemsg.kit import KIT, NAMESPACE
@@ -52,7 +53,10 @@ OPERATIONS = {
     "sendFlow": "send_flow",
     "sendTemplate": "send_template",
     "addTemplate": "add_template",
+    "whatsapp_business_encryption": "public_key",
 }
+COPY_NAMES = {"whatsapp_business_encryption": "setWhatsappBusinessEncryption"}
+PEM = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkq\n-----END PUBLIC KEY-----\n"
 BSUID = "US.13491208655302741918"
 
 
@@ -61,7 +65,7 @@ def _copy_validator(method: str) -> Draft202012Validator:
     """The copy's request schema for ``method``, with the extract's overrides applied
     explicitly: ``bsuid`` is 1msg's own client's recipient field (x-overrides)."""
     doc = json.loads(COPY.read_text(encoding="utf-8"))
-    schema = copy.deepcopy(doc["operations"][method]["schema"])
+    schema = copy.deepcopy(doc["operations"][COPY_NAMES.get(method, method)]["schema"])
     for override in EXTRACT["x-overrides"]:
         _, _, where = override["at"].partition("#/$defs/")
         definition, _, prop = where.partition("/properties/")
@@ -116,7 +120,7 @@ def _templates() -> list[tuple[str, FlowMessage]]:
     product = itertools.product(
         ("chat_id", "bsuid"),
         ("+12020721369", "447700900123", BSUID),
-        ((), ("Maria", "ORD-20931")),  # body parameters
+        ((), ("Maria", "ORD-20931"), {"first_name": "Maria"}),  # body parameters
         (0, 1, 9),  # button index
         (None, "order-feedback-ORD-20931"),
         (None, {"fname": "Anna", "lname": "Stakina", "age": "30"}),
@@ -125,6 +129,17 @@ def _templates() -> list[tuple[str, FlowMessage]]:
         ref = TemplateRef(name="signup_flow", language="pt_BR", button_index=index,
                           body_parameters=params)  # fmt: skip
         cases.append((address, FlowMessage(to=to, template=ref, flow_token=token, data=data)))
+    others = (  # the other components beside the FLOW button (index 0)
+        {"header_parameters": ("Anna",)},
+        {"header_media": TemplateMedia(kind="image", link="https://example.com/a.png")},
+        {"header_media": TemplateMedia(kind="document", id="101", filename="a.pdf")},
+        {"buttons": (TemplateButton(index=1, kind="quick_reply", value="stop"),
+                     TemplateButton(index=2, kind="url", value="x/1"),
+                     TemplateButton(index=3, kind="copy_code", value="SAVE25"))},
+    )  # fmt: skip
+    for extra in others:
+        ref = TemplateRef(name="signup_flow", language="en_US", **extra)
+        cases.append(("chat_id", FlowMessage(to="+12020721369", template=ref)))
     return cases
 
 
@@ -154,6 +169,8 @@ def _requests() -> list[HttpRequest]:
     adapter = _adapter()
     if "template_create" in adapter.capabilities:
         built += [adapter.build_create_template(t) for t in _created()]
+    if PUBLIC_KEY in adapter.capabilities:
+        built.append(adapter.build_register_public_key(PEM))
     return built
 
 
@@ -165,10 +182,12 @@ def test_the_variants_cover_every_operation_and_recipient() -> None:
     assert {m for m, _ in bodies} == set(OPERATIONS)
     for key in ("phone", "chatId", "bsuid"):
         assert {m for m, b in bodies if key in b} == {"sendFlow", "sendTemplate"}
+    types = {p["type"] for m, b in bodies if m == "sendTemplate" for p in b["params"]}
+    assert types == {"header", "body", "button"}
     # the spec's types: sendFlow's phone an integer, sendTemplate's a string
     assert {type(b["phone"]) for m, b in bodies if m == "sendFlow" and "phone" in b} == {int}
     assert {type(b["phone"]) for m, b in bodies if m == "sendTemplate" and "phone" in b} == {str}
-    assert PUBLIC_KEY not in _adapter().capabilities  # so no setWhatsappBusinessEncryption
+    assert PUBLIC_KEY in _adapter().capabilities  # so setWhatsappBusinessEncryption
     # sendFlow has flowId only: a send by flow_name is refused before any request
     with pytest.raises(UnsupportedFeature):
         _adapter().build_send(
@@ -181,6 +200,8 @@ def test_every_adapter_request_follows_our_extract_and_the_emulator() -> None:
     for request in REQUESTS:
         method, body = _method(request), json.loads(request.content)
         assert specs.check("onemsg", OPERATIONS[method], body) is None, body
+        if method in COPY_NAMES:  # not a send: the emulator stores it (test below)
+            continue
         checked = check_request(method, request.content)
         assert checked == body, checked
 
@@ -405,3 +426,24 @@ def test_hand_rules_where_the_spec_is_silent(case: str, method: str, body: Any, 
     assert status == 400
     assert answer["error"].startswith(f"Validation failed: {field}"), answer
     assert emulator.sent() == []
+
+
+def test_the_emulator_stores_the_public_key_the_spec_allows() -> None:
+    """setWhatsappBusinessEncryption: ``business_public_key`` (required, the spec's only
+    key); a text that is no PEM key is 1msg's documented 400 "Missing or invalid PEM key"."""
+    emulator = Emulator({"onemsg": dict(KIT.settings)})
+    adapter = get_adapter("onemsg", **KIT.settings, base_url="http://emu/onemsg")
+    assert emulator.respond(adapter.build_register_public_key(PEM)).json() == {"success": True}
+    assert emulator.sims["onemsg"].public_key == PEM
+    for body, status in (
+        ({"business_public_key": "not a key"}, 400),
+        ({"public_key": PEM}, 400),  # the On-Premise name: not 1msg's
+        ({}, 400),
+    ):
+        if COPY.is_file() and "business_public_key" not in body:
+            assert _copy_errors("whatsapp_business_encryption", body) != []
+        sent = KIT.wire_request(
+            "http://emu/onemsg", KIT.settings, body, method="whatsapp_business_encryption"
+        )
+        assert emulator.respond(sent).status_code == status, body
+    assert emulator.sims["onemsg"].public_key == PEM

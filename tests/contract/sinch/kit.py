@@ -88,7 +88,11 @@ class SinchKit(ProviderKit):
         return mock.post(SINCH_AUTH_URL).respond(200, json=token)
 
     def emulator_settings(self, url: str) -> dict[str, Any]:
-        return {**super().emulator_settings(url), "auth_url": f"{url}/sinch/oauth2/token"}
+        return {
+            **super().emulator_settings(url),
+            "auth_url": f"{url}/sinch/oauth2/token",
+            "provisioning_base_url": f"{url}/sinch",  # the Provisioning API's templates
+        }
 
     def wire_token(self, body: dict[str, Any]) -> str:
         message = body["message"]
