@@ -111,9 +111,7 @@ class Gateway(_Base[Transport]):
 
     def create_template(self, tpl: FlowTemplate, sender: str | None = None) -> TemplateReceipt:
         """Submit a FLOW-button template for review."""
-        s, request = self._core.plan_template(tpl, sender)
-        parse = lambda r: s.adapter.parse_create_template_response(r, tpl)  # noqa: E731
-        return self._run(exchange(self._core, s, "create_template", request, parse))
+        return self.templates.create(tpl, sender=sender)
 
     def register_public_key(self, public_key_pem: str, sender: str | None = None) -> bool:
         """Register the Flow endpoint's business public key for ``sender``'s number."""
@@ -202,9 +200,7 @@ class AsyncGateway(_Base[AsyncTransport]):
         self, tpl: FlowTemplate, sender: str | None = None
     ) -> TemplateReceipt:
         """Submit a FLOW-button template for review."""
-        s, request = self._core.plan_template(tpl, sender)
-        parse = lambda r: s.adapter.parse_create_template_response(r, tpl)  # noqa: E731
-        return await self._run(exchange(self._core, s, "create_template", request, parse))
+        return await self.templates.create(tpl, sender=sender)
 
     async def register_public_key(self, public_key_pem: str, sender: str | None = None) -> bool:
         """Register the Flow endpoint's business public key for ``sender``'s number."""

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gateway import manage_protocol as mp
+from gateway.events import TemplateReceipt
 from gateway.flowjson.issues import FlowJSONIssue
 from gateway.manage import (
     DeployResult,
@@ -33,7 +34,8 @@ from gateway.manage import (
     TemplateInfo,
     TemplateList,
 )
-from gateway.protocol import Flow
+from gateway.model import FlowTemplate
+from gateway.protocol import Flow, exchange
 
 if TYPE_CHECKING:
     from gateway.core import GatewayCore
@@ -95,6 +97,11 @@ class _Plans:
 
     def templates(self, sender: str | None, **filters: Any) -> Flow[list[TemplateInfo]]:
         return mp.list_all(self.core, sender, TemplateList(**filters))
+
+    def create_template(self, tpl: FlowTemplate, sender: str | None) -> Flow[TemplateReceipt]:
+        s, request = self.core.plan_template(tpl, sender)
+        parse = lambda r: s.adapter.parse_create_template_response(r, tpl)  # noqa: E731
+        return exchange(self.core, s, "create_template", request, parse)
 
 
 class Flows:
@@ -295,6 +302,11 @@ class Templates:
         self._plans = _Plans(core)
         self._run = run
 
+    def create(self, tpl: FlowTemplate, *, sender: str | None = None) -> TemplateReceipt:
+        """Submit a FLOW-button template for review (``gw.create_template`` is a shortcut)."""
+        result: TemplateReceipt = self._run(self._plans.create_template(tpl, sender))
+        return result
+
     def list(self, *, sender: str | None = None, **filters: Any) -> builtins.list[TemplateInfo]:
         """Every template (all pages); filters: ``template_name``, ``status``,
         ``category``, ``language``."""
@@ -324,6 +336,10 @@ class AsyncTemplates:
     def __init__(self, core: GatewayCore, run: Callable[[Flow[Any]], Awaitable[Any]]) -> None:
         self._plans = _Plans(core)
         self._run = run
+
+    async def create(self, tpl: FlowTemplate, *, sender: str | None = None) -> TemplateReceipt:
+        result: TemplateReceipt = await self._run(self._plans.create_template(tpl, sender))
+        return result
 
     async def list(
         self, *, sender: str | None = None, **filters: Any

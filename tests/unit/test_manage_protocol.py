@@ -259,3 +259,26 @@ def test_async_twin_deploys_alike() -> None:
     assert asyncio.run(go()) == ("created", "unchanged")
     assert STORE.flows
     assert all(f["status"] == FlowStatus.PUBLISHED for f in STORE.flows.values())
+
+
+def test_templates_create_is_what_create_template_does() -> None:
+    """``gw.templates.create`` (ARCHITECTURE §10) and its shortcut ``gw.create_template``
+    send the same request and read the same receipt."""
+    from gateway.model import FlowTemplate
+    from providers import get_adapter
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"id": "9", "status": "PENDING", "category": "MARKETING"})
+
+    tpl = FlowTemplate(name="signup_tpl", language="en_US", category="MARKETING", body="Join",
+                       button_text="Sign up", flow_id="1", navigate_screen="WELCOME")  # fmt: skip
+    transport = HttpxTransport(httpx.Client(transport=httpx.MockTransport(answer)))
+    with Gateway({"main": get_adapter("meta_cloud", **META_SETTINGS)}, transport=transport) as g:
+        receipts = [g.templates.create(tpl), g.create_template(tpl)]
+    assert receipts[0] == receipts[1]
+    assert (receipts[0].template_id, receipts[0].status) == ("9", "PENDING")
+    assert seen[0].content == seen[1].content
+    assert seen[0].url.path.endswith("/message_templates")
