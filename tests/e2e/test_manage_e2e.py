@@ -25,32 +25,10 @@ from gateway.emulator.sims.meta_cloud import MetaSim
 from gateway.events import FlowStatus, FlowStatusChanged
 from gateway.pytest_plugin import EmulatorFixture
 from tests.contract.meta_cloud.kit import META_SETTINGS
+from tests.flows import CHANGED, FLOW, TEXT
 from tests.kits import kit_config_toml
 
 SENDER = "meta_cloud"  # the kit config names each sender after its provider
-FLOW = {
-    "version": "7.1",
-    "screens": [
-        {
-            "id": "WELCOME",
-            "title": "Welcome",
-            "terminal": True,
-            "layout": {
-                "type": "SingleColumnLayout",
-                "children": [
-                    {"type": "TextHeading", "text": "Hello"},
-                    {
-                        "type": "Footer",
-                        "label": "Done",
-                        "on-click-action": {"name": "complete", "payload": {}},
-                    },
-                ],
-            },
-        }
-    ],
-}
-TEXT = json.dumps(FLOW, indent=2)
-CHANGED = TEXT.replace('"Hello"', '"Hello again"')
 LIFECYCLE = [
     (None, FlowStatus.DRAFT),  # created
     (FlowStatus.DRAFT, FlowStatus.PUBLISHED),  # published

@@ -25,33 +25,11 @@ from gateway.emulator.sims.onemsg import OneMsgSim
 from gateway.events import FlowStatus, FlowStatusChanged, InboundEvent
 from gateway.manage import DeployResult
 from gateway.pytest_plugin import EmulatorFixture
+from tests.flows import CHANGED, TEXT
 from tests.kits import kit_config_toml
 
 SENDER = "onemsg"
 FAST = RetryPolicy(RetrySettings(max_attempts=3, initial_backoff=0.01, retry_after_cap=0.01))
-FLOW: dict[str, Any] = {
-    "version": "7.1",
-    "screens": [
-        {
-            "id": "WELCOME",
-            "title": "Welcome",
-            "terminal": True,
-            "layout": {
-                "type": "SingleColumnLayout",
-                "children": [
-                    {"type": "TextHeading", "text": "Hello"},
-                    {
-                        "type": "Footer",
-                        "label": "Done",
-                        "on-click-action": {"name": "complete", "payload": {}},
-                    },
-                ],
-            },
-        }
-    ],
-}
-TEXT = json.dumps(FLOW, indent=2)
-CHANGED = TEXT.replace('"Hello"', '"Hello again"')
 NO_STORED_JSON = "the provider cannot show the stored JSON: uploaded it again"
 
 

@@ -40,30 +40,7 @@ from gateway.manage import (
 from gateway.transport import HttpxTransport
 from providers.meta_cloud import MetaCloudAdapter
 from tests.conftest import META_SETTINGS
-
-FLOW = {
-    "version": "7.1",
-    "screens": [
-        {
-            "id": "WELCOME",
-            "title": "Welcome",
-            "terminal": True,
-            "layout": {
-                "type": "SingleColumnLayout",
-                "children": [
-                    {"type": "TextHeading", "text": "Hello"},
-                    {
-                        "type": "Footer",
-                        "label": "Done",
-                        "on-click-action": {"name": "complete", "payload": {}},
-                    },
-                ],
-            },
-        }
-    ],
-}
-TEXT = json.dumps(FLOW, indent=2)
-CHANGED = TEXT.replace('"Hello"', '"Hello again"')
+from tests.flows import CHANGED, FLOW, TEXT
 
 
 @dataclass
