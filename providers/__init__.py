@@ -7,13 +7,13 @@ packages add providers through the ``flowgateway.providers`` entry-point group
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
 from gateway.errors import ConfigError
 from gateway.model import ProviderOptions
+from gateway.plugins import load_target, with_entry_points
 from providers.base import CAPABILITIES, Adapter
 
 ENTRY_POINT_GROUP = "flowgateway.providers"
@@ -30,10 +30,7 @@ _loaded: dict[str, type[Adapter]] = {}
 
 
 def _registry() -> dict[str, str]:
-    found = dict(_BUILTIN)
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)  # built-ins cannot be shadowed
-    return found
+    return with_entry_points(_BUILTIN, entry_points(group=ENTRY_POINT_GROUP))
 
 
 def adapter_names() -> list[str]:
@@ -51,13 +48,7 @@ def adapter_class(name: str) -> type[Adapter]:
         raise ConfigError(
             "provider", f"unknown provider {name!r} (known: {', '.join(adapter_names())})"
         )
-    module_name, _, attr = target.partition(":")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            "provider", f"cannot load provider {name!r} from {target!r}: {exc}"
-        ) from None
+    obj = load_target(target, "provider", name)
     if not (isinstance(obj, type) and issubclass(obj, Adapter)):
         raise ConfigError("provider", f"{target!r} is not an Adapter subclass")
     _loaded[name] = obj

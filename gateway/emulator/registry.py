@@ -9,7 +9,6 @@ imports ``providers``: the two registries agree by name, and a test holds them t
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
@@ -20,6 +19,7 @@ from gateway.emulator import sims
 from gateway.emulator.base import Sim
 from gateway.emulator.failures import FailureSite
 from gateway.errors import ConfigError
+from gateway.plugins import load_target, with_entry_points
 
 ENTRY_POINT_GROUP = "flowgateway.emulators"
 
@@ -29,14 +29,12 @@ _loaded: dict[str, type[Sim]] = {}
 
 @cache  # scanned once: entry_points() reads every installed distribution
 def _registry() -> dict[str, str]:
-    found = {
+    builtin = {
         m.name: f"{sims.__name__}.{m.name}:SIMULATOR"
         for m in pkgutil.iter_modules(sims.__path__)
         if not m.name.startswith("_")
     }
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)  # built-ins cannot be shadowed
-    return dict(sorted(found.items()))
+    return dict(sorted(with_entry_points(builtin, entry_points(group=ENTRY_POINT_GROUP)).items()))
 
 
 def simulator_names() -> list[str]:
@@ -53,13 +51,7 @@ def simulator_class(name: str) -> type[Sim]:
     if target is None:
         known = ", ".join(simulator_names())
         raise ConfigError("provider", f"the emulator has no {name} (known: {known})")
-    module_name, _, attr = target.partition(":")
-    try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            "provider", f"cannot load simulator {name!r} from {target!r}: {exc}"
-        ) from None
+    obj = load_target(target, "simulator", name)
     if not (isinstance(obj, type) and issubclass(obj, Sim)) or obj.name != name:
         raise ConfigError("provider", f"{target!r} is not a Sim subclass named {name!r}")
     _loaded[name] = obj
