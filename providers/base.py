@@ -11,7 +11,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
@@ -105,6 +105,26 @@ class AdapterSettings(BaseModel):
         ]
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookPart:
+    """One part of a callback body, for the sender it names.
+
+    :meth:`Adapter.split_webhook` cuts a callback that names several senders into one
+    part per sender; the receiver gives each part to the sender whose
+    :attr:`Adapter.business_id` (else :attr:`Adapter.account_id`) it names. A body cut
+    in parts is re-serialized, so a signature over the original body (Meta's
+    ``X-Hub-Signature-256``) checks the original body, never ``body``.
+    """
+
+    business_id: str | None
+    """phone_number_id (Meta, 360dialog Cloud), app_id (Sinch), instanceId (1msg); None
+    when the part names no sender."""
+    account_id: str | None
+    """The WABA id (Meta's ``entry.id``) of account-level changes that name no number."""
+    body: bytes
+    """What that sender's adapter parses: the original body when there is one part."""
+
+
 class Adapter(ABC):
     """The contract every provider adapter fulfils."""
 
@@ -134,6 +154,22 @@ class Adapter(ABC):
     def business_id(self) -> str | None:
         """The provider's id of this sender's business number, when the settings name it."""
         return None
+
+    @property
+    def account_id(self) -> str | None:
+        """The id of this sender's business account (WABA), when the settings name it:
+        account-level callbacks that name no number are routed by it."""
+        return None
+
+    @classmethod
+    def split_webhook(cls, body: bytes) -> list[WebhookPart]:
+        """``body`` cut into one part per sender it names, in order of first appearance.
+
+        Pure and total: the receiver calls it before it knows the sender, so it never
+        raises; junk (not JSON, wrong types, nesting too deep) is one part naming nobody,
+        for the sender's own parser to refuse with its typed error. Default: one part.
+        """
+        return [WebhookPart(None, None, body)]
 
     def receipt(
         self,
@@ -350,6 +386,17 @@ def opt_str(value: Any) -> str | None:
     if value is None or value == "" or isinstance(value, bool | dict | list):
         return None
     return str(value)
+
+
+def part_named_by(body: bytes, key: str) -> list[WebhookPart]:
+    """The whole body as one part, for the sender its top-level ``key`` names (Sinch's
+    ``app_id``, 1msg's ``instanceId``); never raises: junk names no sender."""
+    try:
+        doc = loads(body)
+    except ValueError:
+        doc = None
+    business_id = opt_str(doc.get(key)) if isinstance(doc, dict) else None
+    return [WebhookPart(business_id, None, body)]
 
 
 def _kind(value: Any) -> str:

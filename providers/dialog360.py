@@ -47,12 +47,13 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     Secret,
+    WebhookPart,
     configured_secret,
     expect_dict,
     load_json_body,
 )
 from providers.dialog360_manage import HUB_URL, AssetsEncoding, Hub, Templates, failure
-from providers.meta_inbound import MetaInbound
+from providers.meta_inbound import MetaInbound, split_envelope
 
 R = TypeVar("R")
 
@@ -223,6 +224,17 @@ class Dialog360CloudAdapter(_Dialog360):
     @property
     def business_id(self) -> str | None:
         return self.settings.phone_number_id
+
+    @property
+    def account_id(self) -> str | None:
+        # 360dialog's hub id of the WABA (its "…WA" id); account-level callbacks carry
+        # Meta's WABA id in entry.id, so they match only where the two were set alike.
+        return self.settings.waba_account_id
+
+    @classmethod
+    def split_webhook(cls, body: bytes) -> list[WebhookPart]:
+        """Meta's envelope, relayed: one part per ``metadata.phone_number_id``."""
+        return split_envelope(body)
 
     def build_register_public_key(self, public_key_pem: str) -> HttpRequest:
         """``POST /whatsapp_business_encryption``: Meta's Cloud API upload, relayed.

@@ -32,11 +32,12 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     Secret,
+    WebhookPart,
     configured_secret,
     expect_dict,
     load_json_body,
 )
-from providers.meta_inbound import MetaInbound
+from providers.meta_inbound import MetaInbound, split_envelope
 
 DEFAULT_API_VERSION = "v24.0"
 R = TypeVar("R")
@@ -89,6 +90,15 @@ class MetaCloudAdapter(Adapter):
     @property
     def business_id(self) -> str | None:
         return self.settings.phone_number_id
+
+    @property
+    def account_id(self) -> str | None:
+        return self.settings.waba_id
+
+    @classmethod
+    def split_webhook(cls, body: bytes) -> list[WebhookPart]:
+        """One part per ``metadata.phone_number_id`` (account-level changes: per WABA)."""
+        return split_envelope(body)
 
     def _url(self, node: str, edge: str) -> str:
         s = self.settings

@@ -12,6 +12,7 @@ https://developers.facebook.com/docs/whatsapp/business-scoped-user-ids
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,10 +33,12 @@ from gateway.events import (
 from gateway.fast import fast_constructor
 from gateway.identity import UserRef, e164, is_bsuid, new_user, user_ref
 from providers.base import (
+    WebhookPart,
     decode_response_json,
     expect_dict,
     expect_list,
     expect_str,
+    loads,
     opt_str,
     unix_time,
 )
@@ -57,6 +60,60 @@ _SENDER_KEYS = ("from", "from_user_id", "from_parent_user_id", "chatId", "author
 _CHANGED_FROM_TO = re.compile(r"from (\S+) to (\S+?)\.?$")
 Contacts = Mapping[str, Mapping[str, Any]]
 """``contacts[]`` entries by every id they carry (wa_id, user_id)."""
+
+
+def split_envelope(body: bytes) -> list[WebhookPart]:
+    """A Cloud envelope cut by the sender each change names (``Adapter.split_webhook`` of
+    Meta and 360dialog Cloud): ``value.metadata.phone_number_id``, else, for account-level
+    changes (template status, Flows), the WABA ``entry.id`` as ``account_id``.
+
+    One group (nearly every callback) is the original body, bytes untouched; several are
+    one re-serialized body each, ``{…, "entry": [{…, "changes": [its own]}]}`` keeping the
+    other keys, in order of first appearance. Anything not shaped like an envelope is one
+    part naming nobody, for the parser to refuse.
+    """
+    whole = [WebhookPart(None, None, body)]
+    try:
+        doc = loads(body)
+    except ValueError:
+        return whole
+    entries = doc.get("entry") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        return whole
+    # (business_id, account_id) → [(index of its entry, change)], in order of appearance
+    groups: dict[tuple[str | None, str | None], list[tuple[int, dict[str, Any]]]] = {}
+    for i, entry in enumerate(entries):
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        if not isinstance(changes, list):
+            return whole
+        for change in changes:
+            if not isinstance(change, dict):
+                return whole
+            number = _number_of(change)
+            key = (number, None) if number else (None, opt_str(entry.get("id")))
+            groups.setdefault(key, []).append((i, change))
+    if len(groups) < 2:
+        business_id, account_id = next(iter(groups), (None, None))
+        return [WebhookPart(business_id, account_id, body)]
+    parts: list[WebhookPart] = []
+    for (business_id, account_id), items in groups.items():
+        kept: dict[int, list[dict[str, Any]]] = {}
+        for i, change in items:
+            kept.setdefault(i, []).append(change)
+        part = {**doc, "entry": [{**entries[i], "changes": c} for i, c in kept.items()]}
+        try:  # ASCII escapes: a lone surrogate the parser accepted cannot break encoding
+            text = json.dumps(part, separators=(",", ":"))
+        except (ValueError, RecursionError):  # nesting the decoder just managed, say
+            return whole
+        parts.append(WebhookPart(business_id, account_id, text.encode()))
+    return parts
+
+
+def _number_of(change: dict[str, Any]) -> str | None:
+    """The business number a change names: ``value.metadata.phone_number_id``."""
+    value = change.get("value")
+    metadata = value.get("metadata") if isinstance(value, dict) else None
+    return opt_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
 
 
 @dataclass(frozen=True, slots=True)

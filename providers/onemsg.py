@@ -57,6 +57,7 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     Secret,
+    WebhookPart,
     answer_object,
     configured_secret,
     expect_dict,
@@ -65,6 +66,7 @@ from providers.base import (
     load_json_body,
     loads,
     opt_str,
+    part_named_by,
     unix_time,
 )
 from providers.meta_inbound import MetaInbound
@@ -166,6 +168,16 @@ class OneMsgAdapter(Adapter):
     @property
     def business_id(self) -> str | None:
         return self.settings.instance_id
+
+    @property
+    def account_id(self) -> str | None:
+        return self.settings.waba_account_id
+
+    @classmethod
+    def split_webhook(cls, body: bytes) -> list[WebhookPart]:
+        """The whole body, for the instance its ``instanceId`` names (also on rawHooks,
+        whose Meta envelope is one instance's, so never cut)."""
+        return part_named_by(body, "instanceId")
 
     # -- outbound --------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ from providers.base import (
     Adapter,
     AdapterSettings,
     Secret,
+    WebhookPart,
     configured_secret,
     decode_response_json,
     expect_dict,
@@ -68,6 +69,7 @@ from providers.base import (
     iso_time,
     load_json_body,
     opt_str,
+    part_named_by,
 )
 
 R = TypeVar("R")
@@ -233,6 +235,11 @@ class SinchAdapter(Adapter):
     @property
     def business_id(self) -> str | None:
         return self.settings.app_id
+
+    @classmethod
+    def split_webhook(cls, body: bytes) -> list[WebhookPart]:
+        """The whole body (one event per callback), for the app its ``app_id`` names."""
+        return part_named_by(body, "app_id")
 
     # -- auth ------------------------------------------------------------------------
 
