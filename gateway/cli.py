@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
@@ -15,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway import cli_manage, demo
+from gateway import cli_manage, cli_senders, cli_store, demo
 from gateway.bundled import DEFAULT_CONFIG
 from gateway.client import Gateway
 from gateway.config import load_config
@@ -30,8 +31,8 @@ NEEDS: dict[str, tuple[str, str]] = {
     "demo": ("server", "the demo"),
     "emulator": ("server", "the emulator"),
     "serve": ("server", "the receiver"),
-    "inbox": ("server", "the inbox command"),
     "keygen": ("crypto", "keygen"),
+    "senders": ("crypto", "the senders command"),
 }
 """Command → (extra, what needs it): checked before the command starts."""
 
@@ -94,25 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8080)
     sv.add_argument("--inbox", help="SQLite inbox file (default: [receiver] inbox)")
+    sv.add_argument("--store", metavar="URL", help="the store (default: [gateway] store)")
     sv.add_argument(
         "--handlers",
         metavar="MODULE:FUNCTION",
         help="a function called with the receiver to register handlers (default: log events)",
     )
-
-    ib = sub.add_parser("inbox", help="inspect and replay the receiver's inbox")
-    ib_sub = ib.add_subparsers(dest="inbox_command", required=True)
-    for name, text in (("list", "list handler jobs"), ("replay", "run jobs again")):
-        c = ib_sub.add_parser(name, help=text)
-        c.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
-        c.add_argument("--inbox", help="SQLite inbox file (default: [receiver] inbox)")
-        c.add_argument("--status", choices=["pending", "running", "done", "dead"])
-    ib_list = ib_sub.choices["list"]
-    ib_list.add_argument("--limit", type=int, default=50)
-    ib_list.add_argument("--json", action="store_true", help="one JSON object per line")
-    ib_replay = ib_sub.choices["replay"]
-    ib_replay.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID")
-    ib_replay.add_argument("--dead", action="store_true", help="replay every dead-lettered job")
 
     s = sub.add_parser("send", help="send one Flow message through a configured sender")
     s.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
@@ -138,6 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--data", help="first-screen data as a JSON object")
     s.add_argument("--button-index", type=int)
     cli_manage.add_parsers(sub)
+    cli_store.add_parsers(sub)
+    cli_senders.add_parsers(sub)
     return p
 
 
@@ -353,19 +343,20 @@ def _register_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def _inbox_path(args: argparse.Namespace) -> str:
-    if args.inbox:
-        return str(args.inbox)
-    return load_config(args.config).receiver.inbox
-
-
 def _serve(args: argparse.Namespace) -> int:
     from gateway.receiver import WebhookReceiver
 
     config = load_config(args.config)
     if args.inbox:
         config = config.model_copy(
-            update={"receiver": config.receiver.model_copy(update={"inbox": args.inbox})}
+            update={
+                "receiver": config.receiver.model_copy(update={"inbox": args.inbox}),
+                "gateway": config.gateway.model_copy(update={"store": None}),
+            }
+        )
+    if args.store:
+        config = config.model_copy(
+            update={"gateway": config.gateway.model_copy(update={"store": args.store})}
         )
     receiver = WebhookReceiver(config)
     if args.handlers:
@@ -385,42 +376,14 @@ def _serve(args: argparse.Namespace) -> int:
             )
 
     prefix = config.receiver.path_prefix
-    for name in config.senders:
-        print(f"receiving {name}: http://{args.host}:{args.port}{prefix}/{name}", file=sys.stderr)
-    receiver.run(args.host, args.port)
+    base = f"http://{args.host}:{args.port}{prefix}"
+    for name in receiver.core.senders:
+        print(f"receiving {name}: {base}/{name}", file=sys.stderr)
+    for provider in sorted({s.provider for s in receiver.core.senders.values()}):
+        print(f"receiving every {provider} sender: {base}/{provider}", file=sys.stderr)
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C after its stop
+        receiver.run(args.host, args.port)
     return 0
-
-
-def _inbox(args: argparse.Namespace) -> int:
-    from gateway.receiver import SQLiteInbox
-
-    inbox = SQLiteInbox(_inbox_path(args))
-    try:
-        if args.inbox_command == "replay":
-            if args.job_ids:
-                n = inbox.replay(args.job_ids)
-            elif args.dead or args.status:
-                n = inbox.replay(status="dead" if args.dead else args.status)
-            else:
-                print("flowgateway: give JOB_IDs, --dead or --status", file=sys.stderr)
-                return 2
-            print(f"{n} job(s) queued again; a running receiver picks them up")
-            return 0
-        rows = inbox.jobs(args.status, args.limit)
-        if args.json:
-            for r in rows:
-                print(json.dumps(dataclasses.asdict(r)))
-            return 0
-        print(f"{'job':>6} {'event':>6}  {'status':8} {'tries':>5}  sender/provider  type  handler")
-        for r in rows:
-            error = f"  ! {r.last_error}" if r.last_error else ""
-            print(
-                f"{r.id:>6} {r.event_id:>6}  {r.status:8} {r.attempts:>5}  "
-                f"{r.sender}/{r.provider}  {r.type}  {r.handler}{error}"
-            )
-        return 0
-    finally:
-        inbox.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -443,7 +406,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(args)
         if args.command == "inbox":
-            return _inbox(args)
+            return cli_store.run_inbox(args)
+        if args.command == "store":
+            return cli_store.run_store(args)
+        if args.command == "senders":
+            return cli_senders.run(args)
         if args.command == "flows":
             return cli_manage.run_flows(args)
         if args.command == "templates":

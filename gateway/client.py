@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from gateway.config import GatewayConfig, load_config
-from gateway.core import GatewayCore, Sender, T
+from gateway.core import GatewayCore, T
 from gateway.errors import ProviderError
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest
@@ -23,6 +23,7 @@ from gateway.manage_api import AsyncFlows, AsyncTemplates, Flows, Templates
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.protocol import Flow, Sleep, exchange
 from gateway.retry import RetryPolicy
+from gateway.senders import SenderRegistry
 from gateway.transport import (
     AsyncTransport,
     HttpxTransport,
@@ -30,6 +31,9 @@ from gateway.transport import (
     default_async_transport,
 )
 from providers.base import Adapter
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 TransportT = TypeVar("TransportT", Transport, AsyncTransport)
 
@@ -44,11 +48,17 @@ class _Base(Generic[TransportT]):
         transport: TransportT | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._core = _make_core(core, retry)
         self._config = core if isinstance(core, GatewayConfig) else None
-        self._transport: TransportT = (
-            transport if transport is not None else self._default_transport()
-        )
+        # [gateway] store set: the senders added at run time are read from it.
+        self._store: Store | None = _open_store(self._config) if self._config else None
+        try:
+            self._core = _make_core(core, retry, self._store)
+            self._transport: TransportT = (
+                transport if transport is not None else self._default_transport()
+            )
+        except BaseException:
+            self._close_store()
+            raise
 
     def _default_transport(self) -> TransportT:
         raise NotImplementedError
@@ -70,8 +80,15 @@ class _Base(Generic[TransportT]):
         return self._core.plan_send(msg)[1]
 
     @property
-    def senders(self) -> Mapping[str, Sender]:
+    def senders(self) -> SenderRegistry:
+        """Every sender by name (a ``Mapping``); with ``[gateway] store`` set, also the
+        way to add, update, rotate and remove the store's (:mod:`gateway.senders`)."""
         return self._core.senders
+
+    def _close_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._core!r})"
@@ -158,7 +175,10 @@ class Gateway(_Base[Transport]):
                     outcome = self._run(action.flow)
 
     def close(self) -> None:
-        self._transport.close()
+        try:
+            self._transport.close()
+        finally:
+            self._close_store()
 
     def __enter__(self) -> Self:
         return self
@@ -247,7 +267,10 @@ class AsyncGateway(_Base[AsyncTransport]):
                     outcome = await self._run(action.flow)
 
     async def close(self) -> None:
-        await self._transport.aclose()
+        try:
+            await self._transport.aclose()
+        finally:
+            self._close_store()
 
     aclose = close
 
@@ -260,11 +283,21 @@ class AsyncGateway(_Base[AsyncTransport]):
         await self.close()
 
 
+def _open_store(config: GatewayConfig) -> Store | None:
+    if config.gateway.store is None:
+        return None
+    from gateway.store import open_store
+
+    return open_store(config.store_url, migrate=config.gateway.store_migrate)
+
+
 def _make_core(
-    source: GatewayCore | GatewayConfig | Mapping[str, Adapter], retry: RetryPolicy | None
+    source: GatewayCore | GatewayConfig | Mapping[str, Adapter],
+    retry: RetryPolicy | None,
+    store: Store | None = None,
 ) -> GatewayCore:
     if isinstance(source, GatewayCore):
         return source
     if isinstance(source, GatewayConfig):
-        return GatewayCore.from_config(source, retry)
+        return GatewayCore.from_config(source, retry, store)
     return GatewayCore(source, retry=retry)

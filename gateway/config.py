@@ -25,7 +25,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from gateway.errors import ConfigError
 from gateway.retry import RetrySettings
@@ -69,6 +77,27 @@ class GatewaySection(BaseModel):
     async_backend: AsyncBackend = "auto"
     """AsyncGateway's HTTP client: ``aiohttp`` (extra ``fast``), ``httpx``, or ``auto`` —
     aiohttp when installed, else httpx. The sync Gateway always uses httpx."""
+    store: str | None = None
+    """Where the inbox and the run-time senders live: ``sqlite:///file.db`` (embedded) or
+    ``postgresql://…`` (extra ``postgres``). Unset: the receiver uses ``[receiver] inbox``
+    and senders come from this file only."""
+    store_migrate: bool | None = None
+    """Apply schema migrations when a process opens the store. Unset: yes for SQLite,
+    no for PostgreSQL (run ``flowgateway store migrate`` once per release)."""
+    senders_refresh: float = Field(default=5.0, ge=0)
+    """Seconds between checks for senders added, changed or removed in the store."""
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not v.strip():
+            raise ValueError("must be a URL: sqlite:///file.db or postgresql://…")
+        scheme = v.partition("://")[0] if "://" in v else "sqlite"
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"unknown store {scheme!r}: use sqlite:/// or postgresql://")
+        return v
 
 
 class ReceiverSettings(BaseModel):
@@ -113,6 +142,17 @@ class ReceiverSettings(BaseModel):
     """``flowgateway serve``: open connections at most; more are closed on accept."""
     max_header_bytes: int = Field(default=32_768, ge=1024)
     """``flowgateway serve``: size of a request's headers at most."""
+    lease: float = Field(default=30.0, gt=0)
+    """Seconds a claimed job stays this process's; the heartbeat renews it every third.
+    Another process takes a job over only once its lease expired (its process died)."""
+    retention_days: float = Field(default=14.0, ge=0)
+    """Days handled jobs, their events and the raw callbacks are kept (0: forever).
+    Keep it past the providers' redelivery window (Meta retries for up to 7 days): a
+    redelivery of something pruned is stored and handled again."""
+    prune_interval: float = Field(default=3600.0, gt=0)
+    """Seconds between prunes (each receiver process prunes; the deletes are idempotent)."""
+    maintenance_interval: float = Field(default=60.0, gt=0)
+    """Seconds between SQLite WAL checkpoints, which keep the files bounded."""
 
     @field_validator("inbox")
     @classmethod
@@ -151,15 +191,18 @@ class GatewayConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     gateway: GatewaySection = Field(default_factory=GatewaySection)
-    senders: dict[str, dict[str, Any]]
+    senders: dict[str, dict[str, Any]] = Field(default_factory=dict, validate_default=True)
     routes: tuple[RouteConfig, ...] = ()
     receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
 
     @field_validator("senders")
     @classmethod
-    def _has_provider(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        if not v:
-            raise ValueError("at least one sender is required")
+    def _has_provider(
+        cls, v: dict[str, dict[str, Any]], info: ValidationInfo
+    ) -> dict[str, dict[str, Any]]:
+        gateway = info.data.get("gateway")
+        if not v and (gateway is None or gateway.store is None):
+            raise ValueError("at least one sender is required (or a [gateway] store holding them)")
         for name, table in v.items():
             if not isinstance(table.get("provider"), str):
                 raise ValueError(f"sender {name!r} needs a 'provider' key")
@@ -167,6 +210,8 @@ class GatewayConfig(BaseModel):
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:
+        if self.gateway.store is not None:
+            return self  # senders may live in the store: names are checked when used
         default = self.gateway.default_sender
         if default is not None and default not in self.senders:
             raise ValueError(f"gateway.default_sender {default!r} is not a configured sender")
@@ -174,6 +219,11 @@ class GatewayConfig(BaseModel):
             if route.sender not in self.senders:
                 raise ValueError(f"routes[{i}].sender {route.sender!r} is not a configured sender")
         return self
+
+    @property
+    def store_url(self) -> str:
+        """``[gateway] store``, else the receiver's SQLite inbox file."""
+        return self.gateway.store or f"sqlite:///{self.receiver.inbox}"
 
     @property
     def default_sender(self) -> str | None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
-from gateway.auth import TokenCache
 from gateway.config import GatewayConfig, RouteConfig
 from gateway.errors import ConfigError, GatewayError, ProviderError
 from gateway.events import InboundEvent, SendReceipt
@@ -22,24 +21,15 @@ from gateway.log import enabled, get_logger, install_log_redaction
 from gateway.model import FlowMessage, FlowTemplate
 from gateway.redact import secrets
 from gateway.retry import RetryPolicy
-from providers import adapter_class
+from gateway.senders import Sender as Sender  # re-exported: where it was defined before
+from gateway.senders import SenderRegistry
 from providers.base import Adapter
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 T = TypeVar("T")
 Parse = Callable[[HttpResponse], T]
-
-
-@dataclass(frozen=True, slots=True)
-class Sender:
-    """A named, configured adapter (with its bearer-token cache when it needs one)."""
-
-    name: str
-    adapter: Adapter
-    tokens: TokenCache | None = None
-
-    @property
-    def provider(self) -> str:
-        return self.adapter.name
 
 
 class Router:
@@ -69,42 +59,46 @@ class GatewayCore:
 
     def __init__(
         self,
-        senders: Mapping[str, Adapter],
+        senders: Mapping[str, Adapter] | SenderRegistry,
         *,
         routes: tuple[RouteConfig, ...] = (),
         default_sender: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        if not senders:
-            raise ConfigError("senders", "at least one sender is required")
-        self.senders = {
-            name: Sender(
-                name, adapter.for_sender(name), TokenCache() if adapter.token_request() else None
-            )
-            for name, adapter in senders.items()
-        }
-        if default_sender is None and len(senders) == 1:
-            default_sender = next(iter(senders))
+        if isinstance(senders, SenderRegistry):
+            registry = senders  # may be empty at first: the store's senders come later
+        else:
+            if not senders:
+                raise ConfigError("senders", "at least one sender is required")
+            registry = SenderRegistry(senders)
+            if default_sender is None and len(senders) == 1:
+                default_sender = next(iter(senders))
+        self.senders: SenderRegistry = registry
+        """Every sender by name (a ``Mapping``), with lookups by business id for routing."""
+        self._lookup = registry.lookup
         self.router = Router(routes, default_sender)
         self.default_sender = default_sender
         self.retry = retry or RetryPolicy()
         self.log = get_logger()
-        for adapter in senders.values():
-            secrets.add(adapter.settings.secret_values())
         install_log_redaction()
 
     @classmethod
-    def from_config(cls, config: GatewayConfig, retry: RetryPolicy | None = None) -> GatewayCore:
-        adapters = {
-            name: adapter_class(table["provider"]).from_settings(
-                key_prefix=f"senders.{name}.",
-                sender=name,
-                **{k: v for k, v in table.items() if k != "provider"},
-            )
-            for name, table in config.senders.items()
-        }
+    def from_config(
+        cls,
+        config: GatewayConfig,
+        retry: RetryPolicy | None = None,
+        store: Store | None = None,
+        *,
+        poll: bool = True,
+    ) -> GatewayCore:
+        """The core for ``config``'s senders and routes, and the senders kept in ``store``
+        when ``[gateway] store`` is set (without it, ``store`` may hold an inbox alone and
+        is not read for senders). ``poll=False``: lookups never query the store; the
+        owner calls ``core.senders.refresh()`` (e.g. on a thread, off the event loop)."""
+        store = store if config.gateway.store is not None else None
+        registry = SenderRegistry(config, store, poll=poll)
         return cls(
-            adapters,
+            registry,
             routes=config.routes,
             default_sender=config.default_sender,
             retry=retry or RetryPolicy(config.gateway.retry),
@@ -115,7 +109,7 @@ class GatewayCore:
         if name is None:
             raise ConfigError("gateway.default_sender", "no sender given and no default sender set")
         try:
-            return self.senders[name]
+            return self._lookup(name)
         except KeyError:
             known = ", ".join(self.senders)
             raise ConfigError(f"senders.{name}", f"no such sender (configured: {known})") from None

@@ -20,6 +20,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = {
     "server": ("starlette", "uvicorn"),
     "crypto": ("cryptography", "jwt"),
     "fast": ("aiohttp",),
+    "postgres": ("psycopg", "psycopg_pool"),
 }
 """Extra → the modules it must make importable (pyproject.toml's lists, by import name;
 ``fast``'s uvloop and httptools only speed things up, so nothing requires them)."""

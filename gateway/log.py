@@ -52,6 +52,8 @@ _logger: structlog.stdlib.BoundLogger = structlog.wrap_logger(
     processors=[
         structlog.stdlib.filter_by_level,
         structlog.stdlib.add_log_level,
+        # exc_info=True → an "exception" key holding the traceback, scrubbed below.
+        structlog.processors.format_exc_info,
         redact_processor,
         _render,
     ],

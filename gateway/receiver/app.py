@@ -1,11 +1,13 @@
 """The webhook receiver: one ASGI service for every sender's callbacks.
 
 ``POST {prefix}/{sender}``: verify the way the sender's provider authenticates, parse
-into normalized events, store the raw body and the events in the inbox, *then* answer
-200. Handlers run from the inbox, so a crash, a restart or a failing handler loses
-nothing; a provider's redelivery of an event already stored is acknowledged and not
-handled again. ``GET {prefix}/{sender}`` answers Meta's ``hub.challenge`` handshake;
-``GET /healthz`` and ``GET /readyz`` report liveness and readiness.
+into normalized events, store the raw body and the events in the store, *then* answer
+200. ``POST {prefix}/{provider}`` (one URL per provider app) does the same for each part
+of the body, routed to the sender whose business id it names (:mod:`gateway.receiver.routing`).
+Handlers run from the store, so a crash, a restart or a failing handler loses nothing; a
+provider's redelivery of an event already stored is acknowledged and not handled again.
+``GET {prefix}/{sender}`` answers Meta's ``hub.challenge`` handshake; ``GET /healthz``
+and ``GET /readyz`` report liveness and readiness.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import hashlib
 import json
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
@@ -42,8 +44,9 @@ from gateway.events import (
 )
 from gateway.http import mask_headers
 from gateway.log import get_logger
-from gateway.receiver.store import Delivery, Inbox, NewEvent, Recorded, SQLiteInbox
+from gateway.receiver.routing import Routed, Unroutable, route
 from gateway.receiver.worker import Dispatcher, Handler
+from gateway.store import Delivery, NewEvent, Recorded, Store, open_store
 
 H = TypeVar("H", bound=Handler)
 P = ParamSpec("P")
@@ -85,15 +88,32 @@ class WebhookReceiver:
         self,
         config: GatewayConfig,
         *,
-        inbox: Inbox | None = None,
+        store: Store | None = None,
+        inbox: Store | None = None,
         clock: Callable[[], float] = time.time,
+        autostart: bool = True,
     ) -> None:
+        """``store``: where callbacks and jobs go (default: the config's). ``autostart``:
+        start the handlers at the first callback when no lifespan started them (a mount
+        without ``lifespan=receiver.lifespan``); False leaves them to :meth:`start` or
+        :meth:`run_due` (tools and tests that drive handlers themselves)."""
         self.config = config
         self.settings: ReceiverSettings = config.receiver
-        self.core = GatewayCore.from_config(config)
-        self.inbox: Inbox = inbox or SQLiteInbox(
-            self.settings.inbox, busy_timeout=self.settings.inbox_busy_timeout
+        self.store: Store = (
+            store
+            or inbox
+            or open_store(
+                config.store_url,
+                migrate=config.gateway.store_migrate,
+                busy_timeout=self.settings.inbox_busy_timeout,
+                pool_size=self.settings.inbox_threads + 1,
+            )
         )
+        self.inbox = self.store  # the name it had before the store held more than the inbox
+        # Lookups never query the store on the event loop: a task refreshes the senders
+        # on a store thread every [gateway] senders_refresh seconds.
+        self.core = GatewayCore.from_config(config, store=self.store, poll=False)
+        self._refresher: asyncio.Task[None] | None = None
         self.clock = clock
         self.log = get_logger(component="receiver")
         self._handlers: list[tuple[tuple[type, ...], str, Handler]] = []
@@ -103,6 +123,7 @@ class WebhookReceiver:
         self._dispatcher: Dispatcher | None = None
         self._tools: Dispatcher | None = None
         self._stopping = False
+        self._started = not autostart  # True: nothing to start on the first callback
         self.asgi = Starlette(
             routes=[
                 Route("/healthz", self._healthz, methods=["GET"]),
@@ -110,7 +131,7 @@ class WebhookReceiver:
                 Route(f"{self.settings.path_prefix}/{{sender}}", self._post, methods=["POST"]),
                 Route(f"{self.settings.path_prefix}/{{sender}}", self._get, methods=["GET"]),
             ],
-            lifespan=self._lifespan,
+            lifespan=self.lifespan,
         )
 
     @classmethod
@@ -127,9 +148,12 @@ class WebhookReceiver:
         their own threads; async ones on the event loop, so they must not block it.
         """
         wanted = types or get_args(InboundEvent)
+        if name is not None:
+            _check_name(name)
 
         def register(func: H) -> H:
             label = name or f"{func.__module__}.{func.__qualname__}"
+            _check_name(label)
             if any(label == known for _, known, _ in self._handlers):
                 raise ValueError(f"a handler named {label!r} is already registered")
             self._handlers.append((wanted, label, func))
@@ -150,12 +174,19 @@ class WebhookReceiver:
 
     async def _post(self, request: Request) -> Response:
         started = time.perf_counter()
-        sender = request.path_params["sender"]
-        log = self.log.bind(sender=sender)
-        if sender not in self.core.senders:
-            return JSONResponse({"error": f"unknown sender {sender!r}"}, status_code=404)
-        provider = self.core.senders[sender].provider
+        name = request.path_params["sender"]
+        log = self.log.bind(sender=name)
+        senders = self.core.senders
+        if name in senders:
+            provider = senders[name].provider
+        elif self._of_provider(name):
+            provider = name  # one URL per provider app: routed by business id
+            log = self.log.bind(route="provider")
+        else:
+            return JSONResponse({"error": f"unknown sender {name!r}"}, status_code=404)
         log = log.bind(provider=provider)
+        if not self._started:
+            await self._start_unmounted()
         s = self.settings
         try:
             body = await _read_body(request, s.max_body_bytes, s.body_timeout)
@@ -171,8 +202,11 @@ class WebhookReceiver:
             return JSONResponse({"error": "client disconnected"}, status_code=400)
         headers, query = dict(request.headers), dict(request.query_params)
         try:
-            events = self.core.handle_webhook(sender, body, headers, query, log=False)
-            delivery = self._delivery(sender, provider, headers, body, events)
+            if name == provider and name not in senders:
+                deliveries = self._routed(provider, body, headers, query, log)
+            else:
+                events = self.core.handle_webhook(name, body, headers, query, log=False)
+                deliveries = [self._delivery(name, provider, headers, body, events)]
         except SignatureError as exc:
             log.warning("receiver.rejected", verified=False, reason=str(exc))
             return JSONResponse({"error": "authentication failed"}, status_code=401)
@@ -189,29 +223,80 @@ class WebhookReceiver:
             )
             return JSONResponse({"error": "body could not be parsed"}, status_code=400)
         try:
-            recorded = await self._record(delivery)
+            results = await asyncio.gather(*(self._record(d) for d in deliveries))
         except Exception as exc:  # the store failed: make the provider retry later
             log.error(
                 "receiver.store_failed", scope="inbox", error=type(exc).__name__, reason=str(exc)
             )
             return JSONResponse({"error": "inbox unavailable"}, status_code=503)
-        if recorded.error is not None:  # this callback alone could not be stored
-            log.error("receiver.store_failed", scope="callback", reason=recorded.error)
+        if failed := [r.error for r in results if r.error is not None]:
+            # This callback alone could not be stored; the parts that were are
+            # deduplicated when the provider retries.
+            log.error("receiver.store_failed", scope="callback", reason=failed[0])
             error = "inbox could not store this callback"
             return JSONResponse({"error": error}, status_code=503)
-        if recorded.new and self._dispatcher is not None:
+        new = sum(r.new for r in results)
+        duplicates = sum(r.duplicates for r in results)
+        if new and self._dispatcher is not None:
             self._dispatcher.notify()
+        received = sum(len(d.events) for d in deliveries)
         log.info(
             "receiver.ok",
             verified=True,
-            events=len(events),
-            new=recorded.new,
-            duplicates=recorded.duplicates,
+            events=received,
+            new=new,
+            duplicates=duplicates,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
-        return JSONResponse(
-            {"received": len(events), "new": recorded.new, "duplicates": recorded.duplicates}
-        )
+        answer: dict[str, Any] = {"received": received, "new": new, "duplicates": duplicates}
+        if unroutable := sum(d.unroutable is not None for d in deliveries):
+            answer["unroutable"] = unroutable
+        return JSONResponse(answer)
+
+    def _of_provider(self, provider: str) -> list[str]:
+        return [sender.name for sender in self.core.senders.of_provider(provider)]
+
+    async def _refresh_senders(self) -> None:
+        """Pick up senders added, changed or removed in the store (by the CLI, another
+        process) without a restart."""
+        interval = max(self.config.gateway.senders_refresh, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._call(self.core.senders.refresh)
+            except Exception as exc:  # the registry keeps its senders meanwhile
+                self.log.warning("senders.refresh_failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _routed(
+        self,
+        provider: str,
+        body: bytes,
+        headers: dict[str, str],
+        query: dict[str, str],
+        log: Any,
+    ) -> list[Delivery]:
+        """One delivery per part of ``body``, for the sender its business id names; a
+        part no sender owns is kept as unroutable (after the body proved authentic)."""
+        deliveries = []
+        for part in route(self.core, provider, body, headers, query):
+            if isinstance(part, Unroutable):
+                log.warning("receiver.unroutable", reason=part.reason)
+                deliveries.append(
+                    Delivery(
+                        "",
+                        provider,
+                        self.clock(),
+                        mask_headers(headers),
+                        part.body,
+                        (),
+                        unroutable=part.reason,
+                    )
+                )
+                continue
+            assert isinstance(part, Routed)
+            events = self.core.senders[part.sender].adapter.parse_webhook(part.body, headers)
+            deliveries.append(self._delivery(part.sender, provider, headers, part.body, events))
+        return deliveries
 
     def _delivery(
         self,
@@ -234,6 +319,8 @@ class WebhookReceiver:
 
     async def _get(self, request: Request) -> Response:
         sender = request.path_params["sender"]
+        if sender not in self.core.senders and (of := self._of_provider(sender)):
+            sender = of[0]  # the app's verify token: every sender of one app shares it
         if sender not in self.core.senders:
             return JSONResponse({"error": f"unknown sender {sender!r}"}, status_code=404)
         try:
@@ -315,12 +402,26 @@ class WebhookReceiver:
     # -- the worker: handlers run from the inbox -------------------------------------
 
     @asynccontextmanager
-    async def _lifespan(self, app: Starlette) -> Any:
+    async def lifespan(self, app: object = None) -> AsyncIterator[None]:
+        """Run the handlers for the life of an app: ``FastAPI(lifespan=receiver.lifespan)``
+        when the receiver is mounted in another app (whose lifespan Starlette would not
+        run), or ``async with receiver.lifespan(): …`` inside your own."""
         await self.start()
         try:
             yield
         finally:
             await self.stop()
+
+    async def _start_unmounted(self) -> None:
+        """A callback arrived before any lifespan started the handlers: the receiver is
+        mounted without one. Start them now (a graceful stop needs the lifespan)."""
+        if self._started:
+            return
+        self.log.warning(
+            "receiver.started_without_lifespan",
+            hint="pass lifespan=receiver.lifespan to the app that mounts the receiver",
+        )
+        await self.start()
 
     def _new_dispatcher(self) -> Dispatcher:
         return Dispatcher(
@@ -335,13 +436,21 @@ class WebhookReceiver:
     async def start(self) -> None:
         """Start the dispatch worker; it first recovers jobs a crash left running."""
         self._stopping = False
+        self._started = True
         self._dispatcher = self._new_dispatcher()
         self._dispatcher.start()
+        if self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_senders(), name="senders")
 
     async def stop(self) -> None:
         """Graceful stop: drain running handlers for ``shutdown_grace`` seconds, put the
         rest back to pending, finish pending writes, close the inbox."""
         self._stopping = True
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
         if self._dispatcher is not None:
             await self._dispatcher.stop(self.settings.shutdown_grace)
         if self._flusher is not None:
@@ -363,6 +472,18 @@ class WebhookReceiver:
         from gateway.receiver.server import serve
 
         serve(self, host, port, **uvicorn_options)
+
+
+def _check_name(label: str) -> None:
+    """A handler name is stored with each job and looked up when it runs: it must
+    survive every engine unchanged."""
+    try:
+        label.encode()
+        ok = bool(label) and label.isprintable()
+    except UnicodeEncodeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"handler name {label!r}: printable text only")
 
 
 async def _read_body(request: Request, limit: int, timeout: float) -> bytes:

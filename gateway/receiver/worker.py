@@ -1,10 +1,14 @@
 """The dispatcher: handlers run from the inbox, never in the way of acknowledgements.
 
 One loop claims due jobs while handlers run (at most ``handler_concurrency`` at once),
-each call bounded by ``handler_timeout``; results are stored in batches. A store error
-(a lock held by another process, a full disk) is logged and retried with backoff: the
-loop never dies of it, and :meth:`Dispatcher.problem` says what is wrong meanwhile.
-Sync handlers run on their own daemon threads, inbox IO on the inbox's executor.
+each call bounded by ``handler_timeout``; results are stored in batches. Claims are
+leases held by this process (its *owner* id) and renewed by a heartbeat, so any number
+of processes share one store: a job is handled once, and again only if its process died
+while running it (its lease expires, another process takes it over). A store error (a
+lock held by another process, a full disk) is logged and retried with backoff: the loop
+never dies of it, and :meth:`Dispatcher.problem` says what is wrong meanwhile. The same
+loop prunes what is past ``retention_days``. Sync handlers run on their own daemon
+threads, store IO on the store's executor.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ import contextlib
 import contextvars
 import functools
 import inspect
+import os
 import queue
 import random
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -26,7 +33,7 @@ from structlog.stdlib import BoundLogger
 
 from gateway.config import ReceiverSettings
 from gateway.events import event_from_dict
-from gateway.receiver.store import Inbox, Job, Outcome
+from gateway.store import Job, Outcome, Store
 
 Handler = Callable[[Any], Awaitable[None] | None]
 P = ParamSpec("P")
@@ -97,7 +104,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        inbox: Inbox,
+        inbox: Store,
         settings: ReceiverSettings,
         handler: Callable[[str], Handler | None],
         *,
@@ -118,6 +125,11 @@ class Dispatcher:
         self._beat = time.monotonic()
         self._store_error: str | None = None
         self._stuck_threads = 0  # sync handler calls still running past their timeout
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        """Who holds this dispatcher's leases (host, pid, and a nonce per start)."""
+        self._last_heartbeat = time.monotonic()
+        self._last_maintenance = time.monotonic()
+        self._last_prune = 0.0  # prune once soon after start, then every prune_interval
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -147,13 +159,13 @@ class Dispatcher:
         now = self.clock()
         try:
             if self._outcomes:
-                await self._call(self.inbox.settle, self._outcomes, now)
+                await self._call(self.inbox.settle, self.owner, self._outcomes, now)
                 self._outcomes = []
             if self._interrupted:
-                await self._call(self.inbox.release, self._interrupted, now)
+                await self._call(self.inbox.release, self.owner, self._interrupted, now)
                 self.log.warning("receiver.released", jobs=len(self._interrupted))
                 self._interrupted = []
-        except Exception as exc:  # the next start's recovery takes these over
+        except Exception as exc:  # their leases expire; another process takes them over
             self.log.error("receiver.drain_failed", error=f"{type(exc).__name__}: {exc}")
         self._threads.shutdown(wait=False)
 
@@ -187,22 +199,18 @@ class Dispatcher:
     async def _loop(self) -> None:
         limit = self.settings.handler_concurrency
         failures = 0
-        recovered = False
         more_due = True
         while not self._stopping:
             self._beat = time.monotonic()
             self._wake.clear()
             try:
-                if not recovered:
-                    n = await self._call(self.inbox.recover, self.clock())
-                    if n:
-                        self.log.warning("receiver.recovered", jobs=n)
-                    recovered = True
                 await self._settle()
+                await self._heartbeat()
+                await self._maintain()
                 free = limit - len(self._running)
                 if free > 0 and (more_due or self._new_work):
                     self._new_work = False
-                    jobs = await self._call(self.inbox.claim, self.clock(), free)
+                    jobs = await self._claim(free)
                     more_due = len(jobs) == free
                     for job in jobs:
                         self._spawn(job)
@@ -236,10 +244,47 @@ class Dispatcher:
             return
         batch, self._outcomes = self._outcomes, []
         try:
-            await self._call(self.inbox.settle, batch, self.clock())
+            await self._call(self.inbox.settle, self.owner, batch, self.clock())
         except BaseException:
             self._outcomes = batch + self._outcomes  # kept for the next attempt
             raise
+
+    async def _claim(self, limit: int) -> list[Job]:
+        return await self._call(
+            self.inbox.claim, self.owner, self.clock(), limit, self.settings.lease
+        )
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases of running jobs every third of a lease."""
+        lease = self.settings.lease
+        if not self._running or time.monotonic() - self._last_heartbeat < lease / 3:
+            return
+        self._last_heartbeat = time.monotonic()
+        ids = [job.id for job in self._running.values()]
+        held = await self._call(self.inbox.heartbeat, self.owner, ids, self.clock() + lease)
+        if lost := sorted(set(ids) - held):
+            # This process stalled past its lease and another took the jobs over: its
+            # results for them will not be stored.
+            self.log.warning("receiver.lease_lost", jobs=lost)
+
+    async def _maintain(self) -> None:
+        """Prune past ``retention_days`` every ``prune_interval``; checkpoint every
+        ``maintenance_interval``."""
+        s, now = self.settings, time.monotonic()
+        if now - self._last_prune >= s.prune_interval and s.retention_days > 0:
+            self._last_prune = self._last_maintenance = now
+            pruned = await self._call(self.inbox.prune, self.clock() - s.retention_days * 86400)
+            if pruned.jobs or pruned.events or pruned.deliveries:
+                self.log.info(
+                    "receiver.pruned",
+                    jobs=pruned.jobs,
+                    events=pruned.events,
+                    deliveries=pruned.deliveries,
+                )
+            await self._call(self.inbox.maintain)
+        elif now - self._last_maintenance >= s.maintenance_interval:
+            self._last_maintenance = now
+            await self._call(self.inbox.maintain)
 
     def _spawn(self, job: Job) -> None:
         task = asyncio.create_task(self._run_to_outcome(job))
@@ -262,9 +307,9 @@ class Dispatcher:
         """Run every job due now, batch by batch, without the loop (tests, tools)."""
         ran = 0
         limit = self.settings.handler_concurrency
-        while jobs := await self._call(self.inbox.claim, self.clock(), limit):
+        while jobs := await self._claim(limit):
             outcomes = await asyncio.gather(*(self.run(job) for job in jobs))
-            await self._call(self.inbox.settle, outcomes, self.clock())
+            await self._call(self.inbox.settle, self.owner, outcomes, self.clock())
             ran += len(jobs)
         return ran
 
@@ -275,6 +320,11 @@ class Dispatcher:
         log = self.log.bind(
             job=job.id, handler=job.handler, sender=job.sender, attempt=job.attempts
         )
+        if job.attempts > self.settings.max_attempts:
+            # Claimed again and again after expired leases: it kills its process.
+            error = f"its process stopped while running it {job.attempts - 1} times"
+            log.error("handler.abandoned", error=error)
+            return Outcome(job.id, error, None)
         try:
             handler = self._handler(job.handler)
             if handler is None:
@@ -282,10 +332,10 @@ class Dispatcher:
             event = event_from_dict(job.payload)
             await self._call_handler(handler, event)
         except Exception as exc:
-            name = "TimeoutError" if isinstance(exc, _HandlerTimeout) else type(exc).__name__
-            error = f"{name}: {exc}"
+            timed_out = isinstance(exc, _HandlerTimeout)
+            error = f"{'TimeoutError' if timed_out else type(exc).__name__}: {exc}"
             next_at = self.next_attempt(job.attempts)
-            log.warning("handler.failed", error=error, dead=next_at is None)
+            log.warning("handler.failed", error=error, dead=next_at is None, exc_info=not timed_out)
             return Outcome(job.id, error, next_at)
         log.debug("handler.ok")
         return Outcome(job.id)

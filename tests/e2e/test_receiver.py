@@ -1,4 +1,5 @@
-"""The webhook receiver, through its real ASGI app (httpx ASGITransport)."""
+"""The webhook receiver, through its real ASGI app (httpx ASGITransport), on each store
+engine (``store_url``: SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 
 from gateway.config import parse_config
 from gateway.events import FlowCompleted, InboundEvent, MessageStatus
-from gateway.receiver import SQLiteInbox, WebhookReceiver
+from gateway.receiver import WebhookReceiver
+from gateway.store import open_store
 from tests.conftest import CONTRACT, PROVIDERS, authentic, forged
 from tests.contract.meta_cloud.kit import META_VERIFY_TOKEN
 from tests.kits import KITS, load_fixture_files
@@ -35,10 +37,18 @@ class Clock:
         return self.now
 
 
-def make_config(tmp_path: Path, **receiver: Any) -> Any:
+def make_config(tmp_path: Path, store: str | None = None, **receiver: Any) -> Any:
+    """One sender per provider, named after it; the store ``store`` names, else a SQLite
+    inbox file in ``tmp_path``."""
     senders = {p: {"provider": p, **s} for p, s in PROVIDERS.items()}
+    gateway = {"store": store, "store_migrate": True} if store else {}
     return parse_config(
-        {"senders": senders, "receiver": {"inbox": str(tmp_path / "inbox.db"), **receiver}}, env={}
+        {
+            "gateway": gateway,
+            "senders": senders,
+            "receiver": {"inbox": str(tmp_path / "inbox.db"), **receiver},
+        },
+        env={},
     )
 
 
@@ -49,9 +59,10 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def app(
-    tmp_path: Path, clock: Clock
+    tmp_path: Path, clock: Clock, store_url: str
 ) -> AsyncIterator[tuple[WebhookReceiver, httpx.AsyncClient]]:
-    receiver = WebhookReceiver(make_config(tmp_path, max_body_bytes=64 * 1024), clock=clock)
+    config = make_config(tmp_path, store_url, max_body_bytes=64 * 1024)
+    receiver = WebhookReceiver(config, clock=clock, autostart=False)  # handlers: run_due
     transport = httpx.ASGITransport(app=receiver.asgi)
     async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
         yield receiver, client
@@ -196,8 +207,9 @@ async def test_failing_handler_is_retried_then_handled_once(app: Any, clock: Clo
     assert (job.status, job.attempts, job.last_error) == ("done", 3, None)
 
 
-async def test_dead_letter_and_replay(tmp_path: Path, clock: Clock) -> None:
-    receiver = WebhookReceiver(make_config(tmp_path, max_attempts=2, retry_initial=1), clock=clock)
+async def test_dead_letter_and_replay(tmp_path: Path, clock: Clock, store_url: str) -> None:
+    config = make_config(tmp_path, store_url, max_attempts=2, retry_initial=1)
+    receiver = WebhookReceiver(config, clock=clock, autostart=False)
     broken = True
     handled: list[str] = []
 
@@ -225,9 +237,11 @@ async def test_dead_letter_and_replay(tmp_path: Path, clock: Clock) -> None:
     receiver.inbox.close()
 
 
-async def test_pending_events_survive_a_restart(tmp_path: Path, clock: Clock) -> None:
-    config = make_config(tmp_path)
-    first = WebhookReceiver(config, clock=clock)
+async def test_a_restart_takes_over_only_what_a_dead_process_held(
+    tmp_path: Path, clock: Clock, store_url: str
+) -> None:
+    config = make_config(tmp_path, store_url, lease=30.0)
+    first = WebhookReceiver(config, clock=clock, autostart=False)
     first.on(FlowCompleted, name="orders")(lambda e: None)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=first.asgi), base_url="http://r"
@@ -238,22 +252,32 @@ async def test_pending_events_survive_a_restart(tmp_path: Path, clock: Clock) ->
                 await post(c, "meta_cloud", body, authentic("meta_cloud", body))
             ).status_code == 200
     # A crash mid-handler: one job was claimed (running) when the process died.
-    assert len(first.inbox.claim(clock(), 1)) == 1
+    [held] = first.inbox.claim("dead-process", clock(), 1, 30.0)
     first.inbox.close()
 
     second = WebhookReceiver(config, clock=clock)
     got: list[str] = []
     second.on(FlowCompleted, name="orders")(lambda e: got.append(e.message_id))
-    await second.start()  # recovers the running job and starts the worker
-    for _ in range(100):
-        if len(got) == 3:
-            break
-        await asyncio.sleep(0.01)
+    await second.start()  # does not touch the running job: its lease is live
+    await until(lambda: len(got) == 2)
+    await asyncio.sleep(0.1)
+    assert len(got) == 2
+    clock.now += 31  # the dead process's lease expires: taken over
+    second._dispatcher.notify()  # type: ignore[union-attr]
+    await until(lambda: len(got) == 3)
     await second.stop()
     assert sorted(got) == ["wamid.R0", "wamid.R1", "wamid.R2"]
-    reopened = SQLiteInbox(tmp_path / "inbox.db")
+    reopened = open_store(store_url)
+    assert {(r.id, r.attempts) for r in reopened.jobs() if r.id == held.id} == {(held.id, 2)}
     assert {r.status for r in reopened.jobs()} == {"done"}
     reopened.close()
+
+
+async def until(check: Any, seconds: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
 
 
 async def test_events_without_handlers_are_stored_but_not_queued(app: Any) -> None:
@@ -266,7 +290,7 @@ async def test_events_without_handlers_are_stored_but_not_queued(app: Any) -> No
     assert receiver.inbox.jobs() == []
 
 
-def test_handler_names_are_unique(tmp_path: Path) -> None:
+def test_handler_names_are_unique(tmp_path: Path) -> None:  # no store involved
     receiver = WebhookReceiver(make_config(tmp_path))
     receiver.on(name="x")(print)
     with pytest.raises(ValueError, match="already registered"):
@@ -274,8 +298,8 @@ def test_handler_names_are_unique(tmp_path: Path) -> None:
     receiver.inbox.close()
 
 
-async def test_worker_runs_by_itself_through_lifespan(tmp_path: Path) -> None:
-    receiver = WebhookReceiver(make_config(tmp_path, poll_interval=0.05))
+async def test_worker_runs_by_itself_through_lifespan(tmp_path: Path, store_url: str) -> None:
+    receiver = WebhookReceiver(make_config(tmp_path, store_url, poll_interval=0.05))
     done: list[str] = []
     receiver.on(FlowCompleted)(lambda e: done.append(e.message_id))
     body = _flow_callback()
@@ -327,3 +351,27 @@ async def test_one_structured_log_line_per_request_without_bodies_or_secrets(app
     text = stream.getvalue()
     assert "SECRETBODYMARKER" not in text
     assert D360_WEBHOOK_SECRET not in text
+
+
+async def test_the_worker_prunes_what_is_past_retention(
+    tmp_path: Path, clock: Clock, store_url: str
+) -> None:
+    config = make_config(
+        tmp_path, store_url, poll_interval=0.02, retention_days=1, prune_interval=0.05
+    )
+    receiver = WebhookReceiver(config, clock=clock)
+    done: list[str] = []
+    receiver.on(FlowCompleted)(lambda e: done.append(e.message_id))
+    transport = httpx.ASGITransport(app=receiver.asgi)
+    async with (
+        receiver.asgi.router.lifespan_context(receiver.asgi),
+        httpx.AsyncClient(transport=transport, base_url="http://r") as client,
+    ):
+        body = _flow_callback()
+        assert (await post(client, "meta_cloud", body, authentic("meta_cloud", body))).is_success
+        await until(lambda: done == ["wamid.IN1"])
+        await asyncio.sleep(0.1)
+        assert receiver.store.counts()["done"] == 1  # younger than a day: kept
+        clock.now += 2 * 86400
+        await until(lambda: receiver.store.counts()["deliveries"] == 0)
+        assert receiver.store.counts() == {"events": 0, "deliveries": 0, "unroutable": 0}

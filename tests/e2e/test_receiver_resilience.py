@@ -243,11 +243,22 @@ async def test_lone_surrogate_status_is_stored_handled_and_deduplicated(tmp_path
     assert stored == body  # the raw bytes, as received
 
 
-async def test_one_unstorable_callback_does_not_fail_its_commit_group(tmp_path: Path) -> None:
+async def test_one_unstorable_callback_does_not_fail_its_commit_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     receiver = WebhookReceiver(make_config(tmp_path, **FAST))
     receiver.on(MessageStatus, name="statuses")(lambda e: None)
-    # A handler name SQLite cannot store: every UnhandledEvent delivery fails to insert.
-    receiver.on(UnhandledEvent, name="broken-\udc00")(lambda e: None)
+    receiver.on(UnhandledEvent, name="odd")(lambda e: None)
+    bind = receiver.store.bind_key  # type: ignore[attr-defined]
+
+    def refuse_unhandled(key: str) -> object:  # a row the engine refuses, for one callback
+        if key.startswith("sinch:"):
+            raise ValueError("refused by the engine")
+        return bind(key)
+
+    monkeypatch.setattr(receiver.store, "bind_key", refuse_unhandled)
+    with pytest.raises(ValueError, match="printable text only"):
+        receiver.on(UnhandledEvent, name="broken-\udc00")  # never stored, never found
     odd = b'{"app_id": "01HAPPID0000000000000000AB", "something_new": {}}'
     async with serving(receiver) as client:
         sinch = client.post("/webhooks/sinch", content=odd, headers=authentic("sinch", odd)[0])

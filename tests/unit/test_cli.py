@@ -112,13 +112,13 @@ def test_providers_and_missing_config(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def _dead_job_inbox(path: Path) -> None:
-    from gateway.receiver.store import Delivery, NewEvent, SQLiteInbox
+    from gateway.store import Delivery, NewEvent, Outcome, open_store
 
-    inbox = SQLiteInbox(path)
+    inbox = open_store(f"sqlite:///{path}")
     event = NewEvent("k1", "FlowCompleted", {"type": "FlowCompleted"}, ("orders",))
-    inbox.record([Delivery("meta", "meta_cloud", 1.0, {}, b"{}", (event,))])
-    [job] = inbox.claim(2.0, 10)
-    inbox.retry_later(job.id, "ValueError: boom", None, 3.0)
+    inbox.record([Delivery("meta", "meta_cloud", 1.0, {}, b'{"raw": "body"}', (event,))])
+    [job] = inbox.claim("w", 2.0, 10, 30.0)
+    inbox.settle("w", [Outcome(job.id, "ValueError: boom", None)], 3.0)
     inbox.close()
 
 
@@ -138,6 +138,45 @@ def test_inbox_list_and_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert cli.main(["inbox", "list", "--inbox", str(db), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["status"] == "pending"
     assert cli.main(["inbox", "replay", "--inbox", str(db), str(row["id"])]) == 0
+
+
+def test_inbox_show_stats_prune_and_typos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "inbox.db"
+    _dead_job_inbox(db)
+    assert cli.main(["inbox", "show", "--inbox", str(db), "1"]) == 0
+    out = capsys.readouterr().out
+    assert "job 1: dead, 1 attempt(s), handler orders" in out
+    assert "last error: ValueError: boom" in out
+    assert '{"raw": "body"}' in out  # the callback as received
+    assert cli.main(["inbox", "show", "--inbox", str(db), "--json", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["dedup_key"] == "k1"
+    # an unknown job id is an error, never silence
+    assert cli.main(["inbox", "show", "--inbox", str(db), "999"]) == 1
+    assert "no job 999" in capsys.readouterr().err
+    assert cli.main(["inbox", "replay", "--inbox", str(db), "1", "999"]) == 1
+    assert "no job 999" in capsys.readouterr().err
+    assert cli.main(["inbox", "stats", "--inbox", str(db)]) == 0
+    assert json.loads(capsys.readouterr().out)["dead"] == 1
+    assert cli.main(["inbox", "prune", "--inbox", str(db), "--older-than", "0"]) == 0
+    assert "pruned 0 job(s)" in capsys.readouterr().out  # dead jobs are kept
+    assert cli.main(["inbox", "unroutable", "--inbox", str(db)]) == 0
+    # a typo in the file name: an error, and no empty database made
+    typo = tmp_path / "inbx.db"
+    assert cli.main(["inbox", "list", "--inbox", str(typo)]) == 2
+    assert "no store at" in capsys.readouterr().err
+    assert not typo.exists()
+
+
+def test_store_migrate_and_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    assert cli.main(["store", "version", "--store", url]) == 0
+    assert "schema version 2; this release needs 2" in capsys.readouterr().out
+    assert cli.main(["store", "migrate", "--store", url]) == 0
+    assert "schema at version 2 (up to date)" in capsys.readouterr().out
+    assert cli.main(["store", "migrate", "--store", "mysql://x"]) == 2
+    assert "unknown store 'mysql'" in capsys.readouterr().err
 
 
 def test_serve_builds_the_receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
-IMPORT_NAMES = {"pyjwt": "jwt"}  # distribution → module, where they differ
+# distribution → module, where they differ
+IMPORT_NAMES = {"pyjwt": "jwt", "psycopg-pool": "psycopg_pool"}
 
 
 def _package_dirs() -> set[str]:
