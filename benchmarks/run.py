@@ -9,7 +9,8 @@
 4. webhook normalization (Meta envelopes, 1 and 100 statuses) vs json.loads alone
 5. Flow endpoint round trip vs the bare cryptography calls
 
-Prints medians of repeated runs and writes benchmarks/results/latest.json.
+Prints medians of repeated runs and writes benchmarks/results/latest.json. Run apart
+(minutes; PostgreSQL): benchmarks/bench_receivers.py, receiver processes vs a bare endpoint.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """A bounded loopback load run against ``flowgateway serve`` (used by a test and a benchmark).
 
-The server runs in its own process (uvicorn); the client keeps ``concurrency`` HTTP/1.1
-keep-alive connections on 127.0.0.1 and posts signed Meta status callbacks, some of them
-twice (a provider's redelivery). Afterwards the inbox and the handler's log must show
-every event stored and handled exactly once.
+The server runs in its own process (uvicorn, started as :mod:`tests.e2e.soak` starts
+its processes); the client keeps ``concurrency`` HTTP/1.1 keep-alive connections on
+127.0.0.1 and posts signed Meta status callbacks, some of them twice (a provider's
+redelivery). Afterwards the inbox and the handler's log must show every event stored and
+handled exactly once. The soak (several processes, every provider, kills) is
+:mod:`tests.e2e.soak`.
 """
 
 from __future__ import annotations
@@ -13,20 +15,16 @@ import hashlib
 import hmac
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.receiver import SQLiteInbox
+from gateway.store import open_store
+from tests.e2e.soak import Processes, serve_command
 
 SECRET = "load-test-app-secret"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -89,14 +87,7 @@ async def _client(port: int, queue: asyncio.Queue[bytes], out: list[tuple[int, f
         writer.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+def _write_config(workdir: Path) -> Path:
     config = workdir / "load.toml"
     config.write_text(
         f'[senders.meta]\nprovider = "meta_cloud"\nphone_number_id = "1"\n'
@@ -104,11 +95,10 @@ def _start_server(workdir: Path, port: int) -> subprocess.Popen[bytes]:
         f'[receiver]\ninbox = "{workdir / "inbox.db"}"\npoll_interval = 0.2\n'
         f"handler_concurrency = 64\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LOAD_HANDLED_LOG": str(workdir / "handled.log")}
-    cmd = [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config),
-           "--port", str(port), "--handlers", "tests.e2e.loadgen:register"]  # fmt: skip
-    with (workdir / "server.log").open("wb") as log:  # the child keeps its own handle
-        return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    return config
+
+
+HOOK = "tests.e2e.loadgen:register"
 
 
 def register(receiver: object) -> None:
@@ -124,25 +114,15 @@ def register(receiver: object) -> None:
         log.write(event.message_id + "\n")
 
 
-async def _wait_port(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise TimeoutError("receiver did not start")
-
-
 def run_load(
     workdir: Path, events: int = 5000, duplicates: int = 500, concurrency: int = 50
 ) -> LoadResult:
     """Start the server, post ``events`` + ``duplicates`` callbacks, verify, stop."""
-    port = _free_port()
-    server = _start_server(workdir, port)
+    env = {"LOAD_HANDLED_LOG": str(workdir / "handled.log")}
+    server = Processes(workdir, serve_command(_write_config(workdir), HOOK), 1, env=env)
+    [port] = server.ports
     try:
-        asyncio.run(_wait_port(port, time.monotonic() + 20))
+        server.start_all(timeout=20)
         bodies = [status_callback(i) for i in range(events)]
         bodies += [bodies[i * 7 % events] for i in range(duplicates)]
         queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -156,18 +136,14 @@ def run_load(
             return time.perf_counter() - started
 
         seconds = asyncio.run(go())
-        inbox = SQLiteInbox(workdir / "inbox.db")
+        inbox = open_store(f"sqlite:///{workdir / 'inbox.db'}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and inbox.counts().get("done", 0) < events:
             time.sleep(0.1)
         stored = inbox.counts()
         inbox.close()
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        server.stop_all()
     handled = Counter((workdir / "handled.log").read_text().split())
     latencies = sorted(t for _, t in results)
     return LoadResult(
