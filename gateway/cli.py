@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway import cli_manage, cli_senders, cli_store, demo
+from gateway import cli_manage, cli_outbox, cli_send_many, cli_senders, cli_store, demo
 from gateway.bundled import DEFAULT_CONFIG
 from gateway.client import Gateway
 from gateway.config import load_config
@@ -125,8 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["draft", "published"])
     s.add_argument("--data", help="first-screen data as a JSON object")
     s.add_argument("--button-index", type=int)
+    cli_send_many.add_parser(sub)
     cli_manage.add_parsers(sub)
     cli_store.add_parsers(sub)
+    cli_outbox.add_parsers(sub)
     cli_senders.add_parsers(sub)
     return p
 
@@ -399,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _emulator(args)
         if args.command == "keygen":
             return _keygen(args)
+        if args.command == "send-many":
+            return cli_send_many.run(args)
         if args.command == "register-key":
             return _register_key(args)
         if args.command == "validate":
@@ -409,6 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_store.run_inbox(args)
         if args.command == "store":
             return cli_store.run_store(args)
+        if args.command == "outbox":
+            return cli_outbox.run_outbox(args)
+        if args.command == "worker":
+            return cli_outbox.run_worker(args)
         if args.command == "senders":
             return cli_senders.run(args)
         if args.command == "flows":

@@ -86,6 +86,19 @@ class GatewaySection(BaseModel):
     no for PostgreSQL (run ``flowgateway store migrate`` once per release)."""
     senders_refresh: float = Field(default=5.0, ge=0)
     """Seconds between checks for senders added, changed or removed in the store."""
+    limiter: str = "memory://"
+    """Where send pacing is kept: ``memory://`` (this process) or ``redis://host/db``
+    (every process sharing the server; extra ``redis``)."""
+    max_wait: float | None = Field(default=30.0, ge=0)
+    """Default for ``send(max_wait=…)``: seconds a send may wait for the limiter or a
+    Retry-After before it raises ``RateLimited`` instead; None: no bound."""
+
+    @field_validator("limiter")
+    @classmethod
+    def _limiter_url(cls, v: str) -> str:
+        if v != "memory://" and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be memory:// or a redis:// URL")
+        return v
 
     @field_validator("store")
     @classmethod

@@ -12,13 +12,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
-from gateway.config import GatewayConfig, RouteConfig
+from gateway.config import GatewayConfig, GatewaySection, RouteConfig
 from gateway.errors import ConfigError, GatewayError, ProviderError
 from gateway.events import InboundEvent, SendReceipt
 from gateway.http import HttpRequest, HttpResponse
 from gateway.identity import addressed
 from gateway.log import enabled, get_logger, install_log_redaction
 from gateway.model import FlowMessage, FlowTemplate
+from gateway.pacing import Pacer
 from gateway.redact import secrets
 from gateway.retry import RetryPolicy
 from gateway.senders import Sender as Sender  # re-exported: where it was defined before
@@ -26,10 +27,14 @@ from gateway.senders import SenderRegistry
 from providers.base import Adapter
 
 if TYPE_CHECKING:
+    from gateway.limiter import Limiter
     from gateway.store import Store
 
 T = TypeVar("T")
 Parse = Callable[[HttpResponse], T]
+
+DEFAULT_MAX_WAIT: float | None = GatewaySection.model_fields["max_wait"].default
+"""``send``'s bound on waits when neither the call nor a config says (the config's own)."""
 
 
 class Router:
@@ -64,6 +69,8 @@ class GatewayCore:
         routes: tuple[RouteConfig, ...] = (),
         default_sender: str | None = None,
         retry: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        max_wait: float | None = DEFAULT_MAX_WAIT,
     ) -> None:
         if isinstance(senders, SenderRegistry):
             registry = senders  # may be empty at first: the store's senders come later
@@ -79,6 +86,10 @@ class GatewayCore:
         self.router = Router(routes, default_sender)
         self.default_sender = default_sender
         self.retry = retry or RetryPolicy()
+        self.pacer = pacer
+        """Paces sends per number and per user (:mod:`gateway.pacing`); None: unpaced."""
+        self.max_wait = max_wait
+        """Seconds a send may wait for slots and pauses when the call does not say."""
         self.log = get_logger()
         install_log_redaction()
 
@@ -90,11 +101,14 @@ class GatewayCore:
         store: Store | None = None,
         *,
         poll: bool = True,
+        limiter: Limiter | None = None,
     ) -> GatewayCore:
         """The core for ``config``'s senders and routes, and the senders kept in ``store``
         when ``[gateway] store`` is set (without it, ``store`` may hold an inbox alone and
         is not read for senders). ``poll=False``: lookups never query the store; the
-        owner calls ``core.senders.refresh()`` (e.g. on a thread, off the event loop)."""
+        owner calls ``core.senders.refresh()`` (e.g. on a thread, off the event loop).
+        ``limiter``: sends are paced with it (the gateways open ``[gateway] limiter``);
+        None: unpaced, for a core that only takes webhooks."""
         store = store if config.gateway.store is not None else None
         registry = SenderRegistry(config, store, poll=poll)
         return cls(
@@ -102,6 +116,8 @@ class GatewayCore:
             routes=config.routes,
             default_sender=config.default_sender,
             retry=retry or RetryPolicy(config.gateway.retry),
+            pacer=Pacer(limiter) if limiter is not None else None,
+            max_wait=config.gateway.max_wait,
         )
 
     def sender(self, name: str | None) -> Sender:

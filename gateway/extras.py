@@ -21,6 +21,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = {
     "crypto": ("cryptography", "jwt"),
     "fast": ("aiohttp",),
     "postgres": ("psycopg", "psycopg_pool"),
+    "redis": ("redis",),
 }
 """Extra → the modules it must make importable (pyproject.toml's lists, by import name;
 ``fast``'s uvloop and httptools only speed things up, so nothing requires them)."""

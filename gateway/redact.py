@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "***"
 
@@ -73,3 +73,16 @@ def redact(text: str) -> str:
     if "=" in text:
         text = _QUERY_PARAM.sub(_mask_param, text)
     return secrets.scrub(text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password masked, in the userinfo or in the query (for reprs and
+    errors)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:{MASK}@{host}"
+    query = redact(f"?{parts.query}")[1:] if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -96,6 +96,15 @@ class AdapterSettings(BaseModel):
     flow_cta_max_length: int | None = Field(default=None, ge=1, le=CTA_MAX)
     """Overrides the adapter's documented ``flow_cta`` limit (for when a provider changes
     it before we do); None: :attr:`Adapter.flow_cta_max`."""
+    throughput: float | None = Field(default=None, gt=0)
+    """Messages per second this number may send (its tier); None: the provider's
+    documented default, :attr:`Adapter.default_throughput`."""
+    pair_interval: float | None = Field(default=None, ge=0)
+    """Seconds between messages to the same user, on average (Meta's pair rate: one per
+    6 s, error 131056); None: :attr:`Adapter.default_pair_interval`; 0: unpaced."""
+    pair_burst: int = Field(default=3, ge=1)
+    """Messages to one user that may go at once before the pair interval applies (Meta
+    allows short bursts that borrow from later quota)."""
 
     def secret_values(self) -> list[str]:
         return [
@@ -133,6 +142,11 @@ class Adapter(ABC):
     Settings: ClassVar[type[AdapterSettings]]
     Options: ClassVar[type[ProviderOptions] | None] = None
     """This provider's per-message extras (a :class:`ProviderOptions` subclass), if any."""
+    default_throughput: ClassVar[float] = 80.0
+    """Messages/s a number may send when its settings do not say (Meta's default tier:
+    80; reference/management.md §7.1)."""
+    default_pair_interval: ClassVar[float] = 6.0
+    """Seconds between messages to one user (Meta's pair rate, 131056; §7.2)."""
     flow_cta_max: ClassVar[int] = 20
     """The longest ``flow_cta`` this provider documents (each adapter cites its source);
     20 is what Meta's older pages and Sinch's SDK say."""

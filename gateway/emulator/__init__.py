@@ -7,6 +7,7 @@ from collections.abc import Callable
 from gateway.emulator.app import DEFAULT_ANSWERS, DEFAULT_STATUSES, Emulator
 from gateway.emulator.base import FAULTS, Reply, Sent, Sim, WebhookCall
 from gateway.emulator.failures import FailureSite, failure_table_markdown
+from gateway.emulator.limits import Limits, LimitSite, limits_table_markdown
 from gateway.emulator.registry import (
     ENTRY_POINT_GROUP,
     FAILURE_LOCATIONS,
@@ -57,6 +58,8 @@ __all__ = [
     "Emulator",
     "FailureSite",
     "InProcessTransport",
+    "LimitSite",
+    "Limits",
     "Reply",
     "Sent",
     "Sim",
@@ -64,6 +67,7 @@ __all__ = [
     "WebhookCall",
     "bsuid_for",
     "failure_table_markdown",
+    "limits_table_markdown",
     "simulator_class",
     "simulator_names",
 ]

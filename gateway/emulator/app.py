@@ -7,8 +7,10 @@ Each provider lives under its own prefix, with its real paths below it, so a sen
 ``/onemsg/{instance}/sendFlow``. Control: ``POST /_emulator/faults``, ``POST
 /_emulator/complete``, ``POST /_emulator/webhooks``, ``GET /_emulator/messages``,
 ``GET|POST /_emulator/users`` (simulated users: phone, BSUID, username, hidden phone),
-``POST /_emulator/identity`` (a user changes number or BSUID) and ``GET|POST
-/_emulator/failure_locations`` (where each provider reports each fault).
+``POST /_emulator/identity`` (a user changes number or BSUID), ``GET|POST
+/_emulator/failure_locations`` (where each provider reports each fault), ``GET|POST
+/_emulator/limits`` and ``GET|DELETE /_emulator/refused`` (the providers' sending limits,
+enforced by default: :mod:`gateway.emulator.limits`).
 
 Callbacks go to loopback hosts only (``localhost``, 127.0.0.0/8, ``::1``) unless the
 emulator is built with ``webhook_hosts`` or ``allow_remote_webhooks=True``: its control
@@ -40,6 +42,7 @@ from gateway.emulator.base import (
     json_response,
 )
 from gateway.emulator.failures import TRANSPORT_FAULTS, Where
+from gateway.emulator.limits import FIELDS, Limits, check_rate
 from gateway.emulator.registry import SIMULATORS
 from gateway.emulator.users import DEFAULT_NAME, IdentityChange, SimUser, Users
 from gateway.errors import ConfigError, GatewayError, OutcomeUnknown
@@ -66,12 +69,20 @@ class Emulator:
         *,
         webhook_hosts: Iterable[str] = (),
         allow_remote_webhooks: bool = False,
+        limits: Mapping[str, Mapping[str, Any]] | None = None,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         """``failure_locations`` overrides :data:`FAILURE_LOCATIONS` defaults per provider,
         e.g. ``{"onemsg": {"window_closed": "response"}}``.
 
         Callbacks are posted to loopback hosts, to the hosts (names or addresses) in
         ``webhook_hosts``, or anywhere with ``allow_remote_webhooks=True``.
+
+        The providers' limits (:mod:`gateway.emulator.limits`) are enforced from the start:
+        an account's ``throughput`` is its number's tier (Sinch: its app queue's rate);
+        ``limits`` changes the settings per provider, or for all under ``"*"``, e.g.
+        ``{"*": {"enabled": False}}`` or ``{"meta_cloud": {"pair_burst": 45}}`` (see
+        :meth:`set_limits`). ``timer`` is the monotonic clock the limits read.
         """
         unknown = set(accounts) - set(SIMULATORS)
         if unknown:
@@ -84,17 +95,42 @@ class Emulator:
         self._asgi: Any = None
         self._webhook_hosts = frozenset(_host_key(h) for h in webhook_hosts)
         self._allow_remote_webhooks = allow_remote_webhooks
+        self._timer = timer
         for provider, faults in (failure_locations or {}).items():
             for fault, where in faults.items():
                 self.set_failure_location(provider, fault, where)
+        for provider, sim in self.sims.items():
+            sim.limits.timer = timer
+            self.serve(provider, sim.account)
+        for key, fields in (limits or {}).items():
+            self.set_limits(None if key == "*" else key, **fields)
 
     @classmethod
     def from_config(cls, config: GatewayConfig, **kwargs: Any) -> Emulator:
-        """One account per provider: the first sender configured for it."""
+        """One account per provider: the first sender configured for it; the provider
+        also serves the later senders it can (:meth:`serve`: other numbers of the same
+        Meta app), each at its ``throughput``."""
         accounts: dict[str, dict[str, Any]] = {}
         for table in config.senders.values():
             accounts.setdefault(table["provider"], dict(table))
-        return cls(accounts, **kwargs)
+        emulator = cls(accounts, **kwargs)
+        for table in config.senders.values():
+            emulator.serve(table["provider"], table)
+        return emulator
+
+    def serve(self, provider: str, account: Mapping[str, Any]) -> str | None:
+        """Let ``provider`` serve ``account`` too where it can (another number of the
+        first Meta account's app, same access token) and take the account's
+        ``throughput`` as its number's tier (Sinch: its app queue's rate). Returns the
+        number (Sinch: the app id), or None for an account the provider does not serve.
+        """
+        sim = self._sim(provider)
+        with self._lock:
+            number = sim.serve(account)
+            tier, field = account.get("throughput"), sim.limits.tier_field()
+            if number is not None and tier is not None and field is not None:
+                sim.limits.tiers[number] = check_rate(f"{provider}.throughput", tier)
+            return number
 
     # -- requests --------------------------------------------------------------------
 
@@ -266,6 +302,86 @@ class Emulator:
             "or allow_remote_webhooks=True"
         )
 
+    # -- limits ------------------------------------------------------------------------
+
+    def set_limits(
+        self, provider: str | None = None, *, number: str | None = None, **fields: Any
+    ) -> None:
+        """Change the limits of ``provider`` (None: every provider that has each field).
+
+        ``fields`` are :class:`~gateway.emulator.limits.Limits` fields (``enabled``,
+        ``throughput``, ``tolerance``, ``pair_interval``, ``pair_burst``, ``project_rate``,
+        ``queue_rate``, ``queue_size``; a rate of 0 is not enforced). With ``number``,
+        one business number's tier: ``throughput`` (Sinch: the app's ``queue_rate``),
+        None to drop it. ``ValueError`` for a field the provider does not have or a value
+        out of bounds; nothing changes then.
+        """
+        unknown = sorted(set(fields) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown limit {unknown[0]!r} (known: {', '.join(FIELDS)})")
+        if number is not None:
+            self._set_tier(provider, number, fields)
+            return
+        sims = [self._sim(provider)] if provider is not None else list(self.sims.values())
+        changed: dict[str, Limits] = {}
+        for sim in sims:
+            mine = {k: v for k, v in fields.items() if k in sim.limits.fields()}
+            if provider is not None and len(mine) < len(fields):
+                extra = sorted(set(fields) - set(mine))[0]
+                have = ", ".join(sim.limits.fields())
+                raise ValueError(f"{sim.name} has no {extra!r} limit (it has: {have})")
+            changed[sim.name] = dataclasses.replace(sim.limits.settings, **mine)
+        taken = {k for sim in sims for k in fields if k in sim.limits.fields()}
+        if set(fields) - taken:
+            raise ValueError(f"no emulated provider has a {sorted(set(fields) - taken)[0]!r} limit")
+        with self._lock:
+            for name, settings in changed.items():
+                self.sims[name].limits.settings = settings
+
+    def _set_tier(self, provider: str | None, number: str, fields: Mapping[str, Any]) -> None:
+        if provider is None:
+            raise ValueError("a number's limit needs its provider")
+        sim = self._sim(provider)
+        field = sim.limits.tier_field()
+        if field is None or set(fields) != {field}:
+            raise ValueError(
+                f"per number, {provider} takes {field!r} only"
+                if field
+                else f"{provider} has no per-number limit"
+            )
+        if not number or len(number) > 200:
+            raise ValueError("number must be 1 to 200 characters")
+        value = fields[field]
+        tier = None if value is None else check_rate(field, value)
+        with self._lock:
+            if tier is None:
+                sim.limits.tiers.pop(number, None)
+            else:
+                sim.limits.tiers[number] = tier
+
+    @property
+    def limits(self) -> dict[str, dict[str, Any]]:
+        """Each provider's limit settings, its per-number tiers (``numbers``) and, for
+        Sinch, the messages waiting in each app queue (``queued``)."""
+        with self._lock:
+            return {p: sim.limits.describe() for p, sim in self.sims.items()}
+
+    @property
+    def refused(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Sends refused by the limits: provider → business number (Sinch: project or
+        app) → error code → count."""
+        with self._lock:
+            return {p: _copy_counts(sim.limits.refused) for p, sim in self.sims.items()}
+
+    def reset_refused(self, provider: str | None = None) -> dict[str, dict[str, dict[str, int]]]:
+        """Zero the refusal counts (of ``provider``, or all); returns them as they were."""
+        sims = [self._sim(provider)] if provider is not None else list(self.sims.values())
+        with self._lock:
+            before = {sim.name: _copy_counts(sim.limits.refused) for sim in sims}
+            for sim in sims:
+                sim.limits.refused.clear()
+            return before
+
     def sent(self, provider: str | None = None) -> list[Sent]:
         with self._lock:
             sims = [self._sim(provider)] if provider else list(self.sims.values())
@@ -295,10 +411,21 @@ class Emulator:
             )
         sent = self.message(message_id)
         with self._lock:
-            return self.sims[sent.provider].callbacks(sent, answers, wanted)
+            sim = self.sims[sent.provider]
+            calls = sim.callbacks(sent, answers, wanted)
+            held = sim.not_before(sent)
+        if held > self._timer():  # still queued at the provider (Sinch's app queue)
+            calls = [dataclasses.replace(call, not_before=held) for call in calls]
+        return calls
+
+    def held_for(self, calls: Iterable[WebhookCall]) -> float:
+        """Seconds until the last of ``calls`` may be posted (0: all at once)."""
+        return max((call.not_before - self._timer() for call in calls), default=0.0)
 
     async def deliver(self, calls: Iterable[WebhookCall]) -> list[int]:
-        """POST each callback to its URL, in order; the status codes received.
+        """POST each callback to its URL, in order; the status codes received. A call
+        held by the provider (``not_before``: a message still in Sinch's app queue) is
+        posted when it is due.
 
         Every URL is checked first (``ValueError``, nothing posted): see the class.
         """
@@ -311,6 +438,9 @@ class Emulator:
         try:
             codes = []
             for call in calls:
+                wait = call.not_before - self._timer()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 resp = await transport.send(
                     HttpRequest("POST", call.url, call.headers, None, call.body)
                 )
@@ -350,6 +480,10 @@ class Emulator:
         if self._asgi is None:
             self._asgi = _build_app(self)
         return self._asgi
+
+
+def _copy_counts(counts: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    return {number: dict(codes) for number, codes in counts.items()}
 
 
 def _host_key(host: str) -> str:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.emulator import specs
 from gateway.emulator.failures import FailureSite, Where
+from gateway.emulator.limits import LimitKind, Limits, LimitSite, LimitState, Refused
 from gateway.emulator.users import IdentityChange, SimUser, Users, is_bsuid, is_phone
 from gateway.http import HttpResponse
 
@@ -64,7 +65,8 @@ class Sent:
     """A message a simulated provider accepted.
 
     ``to`` is the recipient as sent (phone, BSUID, ``…@lid``…); ``user`` the simulated
-    user it reached; ``window_closed``: its failure is still to be reported by webhook.
+    user it reached; ``window_closed``: its failure is still to be reported by webhook;
+    ``number``: the business number it was sent from, where a provider serves several.
     """
 
     provider: str
@@ -75,6 +77,7 @@ class Sent:
     body: dict[str, Any]
     window_closed: bool = False
     user: SimUser | None = None
+    number: str | None = None
 
     @property
     def to_phone(self) -> bool:
@@ -84,12 +87,17 @@ class Sent:
 
 @dataclass(frozen=True)
 class WebhookCall:
-    """A callback to deliver: where, and exactly what the provider would send."""
+    """A callback to deliver: where, and exactly what the provider would send.
+
+    ``not_before``: the emulator's timer value before which it is not posted (a message
+    still in Sinch's app queue); 0: at once.
+    """
 
     provider: str
     url: str
     body: bytes
     headers: dict[str, str]
+    not_before: float = 0.0
 
 
 @dataclass
@@ -169,6 +177,12 @@ class Sim:
     """Where this provider reports each fault it can be given (README failure table)."""
     default_webhook_path: str = ""
     system_messages = False  # emits user_changed_number / user_changed_user_id
+    default_limits: ClassVar[Limits] = Limits()
+    """The provider's documented limits (:mod:`gateway.emulator.limits`); none by default."""
+    limit_sites: ClassVar[Mapping[LimitKind, LimitSite]] = {}
+    """What this provider answers for each limit it has (README "Limits" table)."""
+    credentials: ClassVar[tuple[str, ...]] = ()
+    """The account keys a sender must share with the simulator's account to be served."""
 
     def __init__(
         self,
@@ -188,6 +202,7 @@ class Sim:
         self.failure_locations: dict[str, Where] = {
             fault: site.where for fault, site in self.failure_sites.items()
         }
+        self.limits = LimitState(self.default_limits)
         self._ids = itertools.count(1)
 
     def next_id(self, prefix: str) -> str:
@@ -212,6 +227,24 @@ class Sim:
         if fault is None or fault.kind != "window_closed":
             return None
         return self.failure_locations["window_closed"]
+
+    def number_of(self, account: Mapping[str, Any]) -> str | None:
+        """The business number (Sinch: the app) ``account`` sends from, the key its
+        limits are kept and counted under; None if this simulator does not serve it (its
+        :attr:`credentials` differ)."""
+        return self.name if self.same_credentials(account) else None
+
+    def same_credentials(self, account: Mapping[str, Any]) -> bool:
+        return all(account.get(k) == self.account.get(k) for k in self.credentials)
+
+    def serve(self, account: Mapping[str, Any]) -> str | None:
+        """Serve another sender's ``account`` too where this provider can (another number
+        of the same Meta app); its business number, or None if it is not served."""
+        return self.number_of(account)
+
+    def not_before(self, sent: Sent) -> float:
+        """The timer value before which ``sent``'s callbacks are held (0: none)."""
+        return 0.0
 
     def user_for(self, recipient: str) -> SimUser | None:
         """The simulated user a recipient names (None for e.g. a Sinch contact id)."""
@@ -258,6 +291,31 @@ class Sim:
 
     def rate_limited(self, retry_after: int) -> HttpResponse:
         raise NotImplementedError
+
+    def pair_limited(self, retry_after: int) -> HttpResponse:
+        """Too many messages to one user (Meta's 131056); by default the rate limit."""
+        return self.rate_limited(retry_after)
+
+    # Limits (gateway.emulator.limits) ------------------------------------------------
+
+    def limit_send(self, number: str, recipient: str, fault: Fault | None) -> HttpResponse | None:
+        """The refusal of a send over ``number``'s throughput or pair rate, in this
+        provider's shape; None: the send goes on and is counted."""
+        user = self.user_for(recipient)
+        key = user.user_id if user is not None else recipient.removesuffix("@c.us").lstrip("+")
+        refused = self.limits.check_send(number, key)
+        return None if refused is None else self.refuse(number, refused, fault)
+
+    def refuse(self, number: str, refused: Refused, fault: Fault | None) -> HttpResponse:
+        """``refused`` answered in this provider's shape and counted under ``number``; an
+        injected ``window_closed`` goes back to the front of the queue for the next send."""
+        if fault is not None and fault.kind == "window_closed":
+            self.faults.appendleft(fault)
+        site = self.limit_sites.get(refused.kind)
+        self.limits.count(number, site.code if site else refused.kind)
+        if refused.kind == "pair":
+            return self.pair_limited(refused.retry_after)
+        return self.rate_limited(refused.retry_after)
 
     def server_error(self) -> HttpResponse:
         raise NotImplementedError

@@ -5,8 +5,15 @@ Bad input is always a 4xx answer ``{"error": reason}``, never a crash: 400 for a
 that is not one JSON object, a missing field, a field of the wrong JSON type, an unknown
 provider or a value the emulator refuses (fault limits such as ``MAX_FAULT_COUNT``, a
 webhook URL that is not on a loopback host unless allowed); 404 for an unknown message or
-user; 409 when the provider has no webhook URL; 413 for a body over :data:`MAX_BODY`. A
-callback the webhook does not take (nothing listening) is a 502.
+user; 409 when the provider has no webhook URL (or still holds the message's callbacks past
+:data:`MAX_HOLD`); 413 for a body over :data:`MAX_BODY`. A callback the webhook does not
+take (nothing listening) is a 502.
+
+Limits (:mod:`gateway.emulator.limits`): ``GET /_emulator/limits`` shows each provider's
+settings; ``POST /_emulator/limits {"provider"?, "number"?, <field>: value…}`` changes them
+(no provider: every provider that has the field) and answers the settings;
+``GET /_emulator/refused[?provider=]`` shows the refusals per business number and error
+code, ``DELETE`` the same resets them and answers them as they were.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.emulator.limits import FIELD_TYPES, FIELDS
 from gateway.emulator.users import DEFAULT_NAME
 from gateway.errors import GatewayError
 
@@ -28,6 +36,9 @@ if TYPE_CHECKING:
     from gateway.emulator.base import WebhookCall
 
 MAX_BODY = 1 << 20  # control bodies are small specs; a bigger one is not read to the end
+MAX_HOLD = 60.0
+"""Seconds ``/_emulator/complete`` waits for callbacks a provider still holds (a message
+in Sinch's app queue); longer is a 409, not a request held open."""
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _MISSING: Any = object()
@@ -179,7 +190,38 @@ def routes(emulator: Emulator) -> list[Route]:
             calls = emulator.callbacks(message_id, **given)
         except KeyError as exc:
             raise _not_found(exc) from None
+        held = emulator.held_for(calls)
+        if held > MAX_HOLD:
+            raise _ControlError(
+                f"the message is still queued at the provider for {held:.0f} s more "
+                f"(over {MAX_HOLD:g} s: not held open; ask again later)",
+                409,
+            )
         return JSONResponse({"delivered": await _deliver(emulator, calls)})
+
+    async def limits(request: Request) -> Response:
+        if request.method == "POST":
+            spec = await _spec(request, "provider", "number", *FIELDS)
+            provider = _optional_text(spec, "provider")
+            if provider is not None:
+                _provider(emulator, provider)
+            number = _optional_text(spec, "number")
+            fields: dict[str, Any] = {}
+            for key in FIELDS:
+                if key in spec:
+                    per_number = number is not None and spec[key] is None  # null: drop it
+                    fields[key] = None if per_number else _field(spec, key, FIELD_TYPES[key])
+            emulator.set_limits(provider, number=number, **fields)
+        return JSONResponse(emulator.limits)
+
+    async def refused(request: Request) -> Response:
+        provider = request.query_params.get("provider") or None
+        if provider is not None:
+            _provider(emulator, provider)
+        if request.method == "DELETE":
+            return JSONResponse(emulator.reset_refused(provider))
+        counts = emulator.refused
+        return JSONResponse(counts if provider is None else {provider: counts[provider]})
 
     async def messages(request: Request) -> Response:
         provider = request.query_params.get("provider") or None
@@ -224,5 +266,7 @@ def routes(emulator: Emulator) -> list[Route]:
         ("/_emulator/messages", messages, ["GET"]),
         ("/_emulator/users", users, ["GET", "POST"]),
         ("/_emulator/identity", identity, ["POST"]),
+        ("/_emulator/limits", limits, ["GET", "POST"]),
+        ("/_emulator/refused", refused, ["GET", "DELETE"]),
     ]
     return [Route(path, _answering_errors(f), methods=methods) for path, f, methods in table]

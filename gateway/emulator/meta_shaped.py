@@ -36,6 +36,7 @@ from gateway.emulator.base import (
     check_spec,
     json_response,
 )
+from gateway.emulator.limits import LimitKind, Limits, LimitSite
 from gateway.emulator.users import IdentityChange, SimUser, digits, is_bsuid, is_phone
 from gateway.http import HttpResponse
 
@@ -43,6 +44,13 @@ PEM_HEADER = "-----BEGIN PUBLIC KEY-----"
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 JSON = "application/json"
+THROTTLED = 429
+"""The HTTP status of Meta's throttling errors (130429, 131056) here, as the injected
+``rate_limit`` fault answers: third-party pages disagree (400, 403, 429)."""
+PAIR_DETAILS = (
+    "Message failed to send because there were too many messages sent from this phone "
+    "number to the same phone number in a short period of time."
+)
 
 
 def graph_error(
@@ -155,6 +163,22 @@ class MetaShapedSim(Sim):
     x-www-form-urlencoded (developers.facebook.com/docs/whatsapp/cloud-api/reference/
     whatsapp-business-encryption): both are documented, so both are taken."""
     id_prefix: ClassVar[str]
+    default_limits: ClassVar[Limits] = Limits(throughput=80.0, pair_interval=6.0, pair_burst=10)
+    limit_sites: ClassVar[Mapping[LimitKind, LimitSite]] = {
+        "throughput": LimitSite(
+            "130429",
+            "429 Graph error 130429 + `Retry-After`",
+            "reference/management.md §7.1; realworld meta_cloud/err_130429_metadocs.json",
+            "confirmed",
+        ),
+        "pair": LimitSite(
+            "131056",
+            '429 Graph error 131056 "(Business Account, Consumer Account) pair rate limit '
+            'hit" + `Retry-After`',
+            "reference/management.md §7.2; realworld meta_cloud/err_131056_courier.json",
+            "confirmed",
+        ),
+    }
     scoped: ClassVar[bool] = True  # webhooks carry business-scoped user ids (Cloud API, 2026)
     system_messages = True
     window_error: ClassVar[dict[str, Any]] = hooks.WINDOW_131047
@@ -168,6 +192,17 @@ class MetaShapedSim(Sim):
     def operation(self, method: str, path: str) -> str | None:
         """``message``, ``template`` or ``public_key`` for a known path, else None."""
         raise NotImplementedError
+
+    def sending_number(self, path: str) -> str:
+        """The business number a message request sends from (its limits' key): the
+        account's, where the path names none."""
+        return self.secret("phone_number_id") or hooks.PHONE_NUMBER_ID
+
+    def number_of(self, account: Mapping[str, Any]) -> str | None:
+        # A 360dialog key names one number: the account's, as its webhooks report it.
+        if not self.same_credentials(account):
+            return None
+        return str(account.get("phone_number_id") or hooks.PHONE_NUMBER_ID)
 
     def webhook(self, doc: dict[str, Any]) -> WebhookCall:
         """A callback carrying ``doc``, authenticated the provider's way."""
@@ -188,7 +223,8 @@ class MetaShapedSim(Sim):
         fault = self.take_fault()
         if op == "template":
             return self.apply_transport_fault(fault, lambda: Reply(self.create_template(body)))
-        return self.apply_transport_fault(fault, lambda: Reply(self.send(body, fault)))
+        number = self.sending_number(path)
+        return self.apply_transport_fault(fault, lambda: Reply(self.send(body, fault, number)))
 
     def store_public_key(self, body: bytes, headers: Mapping[str, str]) -> HttpResponse:
         """``business_public_key`` in one of the documented encodings (``public_key_media``)."""
@@ -223,10 +259,19 @@ class MetaShapedSim(Sim):
 
     def rate_limited(self, retry_after: int) -> HttpResponse:
         return graph_error(
-            429,
+            THROTTLED,
             130429,
             "Rate limit hit",
             "Cloud API message throughput has been reached.",
+            headers={"retry-after": str(retry_after)},
+        )
+
+    def pair_limited(self, retry_after: int) -> HttpResponse:
+        return graph_error(
+            THROTTLED,
+            131056,
+            "(Business Account, Consumer Account) pair rate limit hit",
+            PAIR_DETAILS,
             headers={"retry-after": str(retry_after)},
         )
 
@@ -242,20 +287,25 @@ class MetaShapedSim(Sim):
         body = check_spec("meta_cloud", "message", raw)
         return body if isinstance(body, Invalid) else cloud_rules(body)
 
-    def send(self, raw: bytes, fault: Fault | None) -> HttpResponse:
+    def send(self, raw: bytes, fault: Fault | None, number: str | None = None) -> HttpResponse:
+        """Accept a message from ``number`` (default: the account's) or refuse it."""
         body = self.check_message(raw)
         if isinstance(body, Invalid):
             return self.invalid(body)
+        to = str(body.get("to") or body["recipient"])  # both given: `to` wins, as at Meta
+        number = number or self.sending_number("")
+        refused = self.limit_send(number, to, fault)
+        if refused is not None:
+            return refused
         if self.fails_now(fault):
             return self.window_closed()
         message_id = self.next_id(self.id_prefix)
         kind: Literal["interactive", "template"] = (
             "template" if body["type"] == "template" else "interactive"
         )
-        to = str(body.get("to") or body["recipient"])  # both given: `to` wins, as at Meta
         self.sent[message_id] = Sent(
             self.name, message_id, to, kind, _token_of(body), body,
-            window_closed=self.fails_later(fault), user=self.user_for(to),
+            window_closed=self.fails_later(fault), user=self.user_for(to), number=number,
         )  # fmt: skip
         return self.accepted(message_id, to, kind)
 
@@ -295,7 +345,7 @@ class MetaShapedSim(Sim):
         now = str(int(self.clock()))
         if sent.window_closed:  # the one and only outcome of that message
             failed = hooks.failed_value(sent, self.window_error, now, scoped=self.scoped)
-            return [self.webhook(self.document(failed))]
+            return [self.webhook(self.document(failed, sent.number))]
         values = [hooks.status_value(sent, s, now, scoped=self.scoped) for s in statuses]
         if answers is not None:
             response = (
@@ -307,7 +357,7 @@ class MetaShapedSim(Sim):
                     sent, self.nfm_reply(response), message_id, now, scoped=self.scoped
                 )
             )
-        return [self.webhook(self.document(v)) for v in values]
+        return [self.webhook(self.document(v, sent.number)) for v in values]
 
     def identity_change(self, kind: IdentityChange, before: SimUser, after: SimUser) -> WebhookCall:
         """The system message telling the business a user's number or BSUID changed."""
@@ -318,12 +368,13 @@ class MetaShapedSim(Sim):
     def nfm_reply(self, response: dict[str, Any]) -> dict[str, Any]:
         return {"name": "flow", "body": "Sent", "response_json": json.dumps(response)}
 
-    def document(self, value: dict[str, Any]) -> dict[str, Any]:
+    def document(self, value: dict[str, Any], number: str | None = None) -> dict[str, Any]:
+        """``value`` in Meta's envelope, from ``number`` (default: the account's)."""
         # A 360dialog key names one number, so its settings carry no ids: Meta's still
         # appear in the webhooks it relays.
         metadata = {
             "display_phone_number": hooks.BUSINESS_NUMBER,
-            "phone_number_id": self.secret("phone_number_id") or hooks.PHONE_NUMBER_ID,
+            "phone_number_id": number or self.secret("phone_number_id") or hooks.PHONE_NUMBER_ID,
         }
         change = {
             "field": "messages",

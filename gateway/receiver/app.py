@@ -42,6 +42,7 @@ from gateway.events import (
     UnhandledEvent,
     event_to_dict,
 )
+from gateway.group_commit import GroupCommit
 from gateway.http import mask_headers
 from gateway.log import get_logger
 from gateway.receiver.routing import Routed, Unroutable, route
@@ -117,8 +118,7 @@ class WebhookReceiver:
         self.clock = clock
         self.log = get_logger(component="receiver")
         self._handlers: list[tuple[tuple[type, ...], str, Handler]] = []
-        self._pending: list[tuple[Delivery, asyncio.Future[Recorded]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._group: GroupCommit[Delivery, Recorded] = GroupCommit(self._record_batch)
         self._io: ThreadPoolExecutor | None = None
         self._dispatcher: Dispatcher | None = None
         self._tools: Dispatcher | None = None
@@ -376,28 +376,10 @@ class WebhookReceiver:
         return await loop.run_in_executor(self._io_pool(), functools.partial(fn, *args, **kwargs))
 
     async def _record(self, delivery: Delivery) -> Recorded:
-        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
-        self._pending.append((delivery, future))
-        if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
-        return await future
+        return await self._group.submit(delivery)
 
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    results = await self._call(self.inbox.record, [d for d, _ in batch])
-                except Exception as exc:
-                    for _, future in batch:
-                        if not future.done():  # its request may have been cancelled
-                            future.set_exception(exc)
-                    continue
-                for (_, future), result in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(result)
-        finally:
-            self._flusher = None
+    async def _record_batch(self, deliveries: list[Delivery]) -> list[Recorded]:
+        return await self._call(self.inbox.record, deliveries)
 
     # -- the worker: handlers run from the inbox -------------------------------------
 
@@ -453,9 +435,7 @@ class WebhookReceiver:
             self._refresher = None
         if self._dispatcher is not None:
             await self._dispatcher.stop(self.settings.shutdown_grace)
-        if self._flusher is not None:
-            with suppress(Exception):
-                await self._flusher
+        await self._group.drain()
         await self._call(self.inbox.close)
         if self._io is not None:
             self._io.shutdown(wait=False)

@@ -184,7 +184,96 @@ class Store(Protocol):
     def delete_sender(self, name: str) -> bool: ...
     def senders_generation(self) -> int: ...
 
+    # -- outbox ------------------------------------------------------------------------
+    def enqueue(self, sends: Sequence[NewSend], now: float) -> list[Enqueued]: ...
+    def claim_outbox(self, owner: str, now: float, limit: int, lease: float) -> list[OutboxJob]: ...
+    def mark_sending(self, owner: str, ids: Sequence[int], now: float) -> set[int]: ...
+    def heartbeat_outbox(self, owner: str, ids: Sequence[int], until: float) -> set[int]: ...
+    def settle_outbox(self, owner: str, outcomes: Sequence[SendOutcome], now: float) -> int: ...
+    def outbox(self, status: str | None = None, limit: int = 100) -> list[OutboxRow]: ...
+    def outbox_entry(self, entry: int | str) -> OutboxRow | None: ...
+    def outbox_retry(self, ids: Iterable[int] = (), *, status: str | None = None) -> int: ...
+    def outbox_cancel(self, ids: Iterable[int] = (), *, status: str | None = None) -> int: ...
+    def outbox_counts(self) -> dict[str, int]: ...
+
     # -- schema ------------------------------------------------------------------------
     def schema_version(self) -> int: ...
     def migrate(self) -> list[int]: ...
     def close(self) -> None: ...
+
+
+# -- the outbox --------------------------------------------------------------------------
+
+OutboxStatus = Literal["queued", "claimed", "sending", "sent", "failed", "unknown", "cancelled"]
+OUTBOX_STATUSES: tuple[OutboxStatus, ...] = (
+    "queued", "claimed", "sending", "sent", "failed", "unknown", "cancelled",
+)  # fmt: skip
+DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+"""How far a sent message got; a status webhook never moves it back (read stays read
+when a late "delivered" arrives). Failed is final."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewSend:
+    """A send to keep: its idempotency key, routed sender, recipient and FlowMessage JSON."""
+
+    key: str
+    sender: str
+    provider: str
+    recipient: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """An outbox entry: ``new`` False when the key was there already (nothing added)."""
+
+    id: int
+    key: str
+    new: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxJob:
+    """A send claimed by a worker."""
+
+    id: int
+    key: str
+    sender: str
+    message: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    """What became of a claimed send: ``status`` sent (``message_id``), failed, unknown,
+    or queued again at ``next_at`` (a retryable failure, or not sent at all)."""
+
+    id: int
+    status: OutboxStatus
+    message_id: str | None = None
+    error_class: str | None = None
+    error: str | None = None
+    next_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """An outbox entry as ``flowgateway outbox list/show`` prints it."""
+
+    id: int
+    key: str
+    sender: str
+    provider: str
+    recipient: str
+    status: str
+    attempts: int
+    message_id: str | None
+    error_class: str | None
+    error: str | None
+    delivery: str | None
+    delivery_at: float | None
+    created_at: float
+    updated_at: float
+    owner: str | None = None
+    message: str = field(default="", repr=False)

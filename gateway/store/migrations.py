@@ -99,6 +99,24 @@ def _versions(t: dict[str, str]) -> tuple[Migration, ...]:
                 "INSERT INTO counters (name, value) VALUES ('senders', 0)",
             ),
         ),
+        Migration(
+            3,
+            "outbox: durable sends and their delivery",
+            (
+                f"CREATE TABLE outbox (id {t['id']}, key TEXT NOT NULL UNIQUE,"
+                " sender TEXT NOT NULL, provider TEXT NOT NULL, recipient TEXT NOT NULL,"
+                " message TEXT NOT NULL,"
+                " status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+                f" next_at {t['real']} NOT NULL, owner TEXT, lease_until {t['real']},"
+                " message_id TEXT, error_class TEXT, error TEXT,"
+                " delivery TEXT, delivery_rank INTEGER NOT NULL DEFAULT 0,"
+                f" delivery_at {t['real']},"
+                f" created_at {t['real']} NOT NULL, updated_at {t['real']} NOT NULL)",
+                "CREATE INDEX outbox_due ON outbox (status, next_at)",
+                "CREATE INDEX outbox_lease ON outbox (status, lease_until)",
+                "CREATE INDEX outbox_message ON outbox (message_id)",
+            ),
+        ),
     )
 
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from gateway.errors import ConfigError
 from gateway.extras import require
+from gateway.redact import redact_url
 from gateway.store import migrations
 from gateway.store.sql import Db, SqlStore
 
@@ -107,6 +108,19 @@ class PostgresStore(SqlStore):
         )
         return sorted(r[0] for r in rows)
 
+    def _claim_outbox_ids(
+        self, db: Db, owner: str, now: float, limit: int, lease: float
+    ) -> list[int]:
+        rows = db.all(
+            "WITH due AS (SELECT id FROM outbox WHERE (status = 'queued' AND next_at <= ?)"
+            " OR (status = 'claimed' AND lease_until < ?) ORDER BY id LIMIT ?"
+            " FOR UPDATE SKIP LOCKED)"
+            " UPDATE outbox SET status = 'claimed', owner = ?, lease_until = ?, updated_at = ?"
+            " FROM due WHERE outbox.id = due.id RETURNING outbox.id",
+            (now, now, limit, owner, now + lease, now),
+        )
+        return sorted(r[0] for r in rows)
+
     def migrate(self) -> list[int]:
         with self.tx() as db:
             # One migrator at a time across every host; the others wait, then find it done.
@@ -172,15 +186,6 @@ def split_schema(url: str) -> tuple[str, str]:
         )
     scheme = "postgresql" if parts.scheme.startswith("postgres") else parts.scheme
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(kept), "")), schema
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password replaced (for messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 def _reason(exc: BaseException) -> str:

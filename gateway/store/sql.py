@@ -27,6 +27,7 @@ from gateway.store.base import (
     UnroutableRow,
 )
 from gateway.store.migrations import Migration, apply, current_version
+from gateway.store.outbox_sql import OutboxSql
 
 _ERROR_MAX = 2000  # characters of a handler's error kept
 _JOB_COLUMNS = (
@@ -44,7 +45,7 @@ class Db(Protocol):
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> int: ...
 
 
-class SqlStore(ABC):
+class SqlStore(OutboxSql, ABC):
     """The :class:`~gateway.store.base.Store` operations over an engine's :class:`Db`."""
 
     url: str
@@ -95,6 +96,7 @@ class SqlStore(ABC):
                 db.run("ROLLBACK TO SAVEPOINT batch")
             else:
                 db.run("RELEASE SAVEPOINT batch")
+                self.link_statuses(db, _statuses(deliveries, out))
                 return out
             out = []
             for d in deliveries:
@@ -107,6 +109,7 @@ class SqlStore(ABC):
                 db.run("RELEASE SAVEPOINT delivery")
                 out.append(recorded)
             db.run("RELEASE SAVEPOINT batch")
+            self.link_statuses(db, _statuses(deliveries, out))
         return out
 
     def _insert(self, db: Db, d: Delivery) -> Recorded:
@@ -326,7 +329,7 @@ class SqlStore(ABC):
             )
         return Pruned(jobs, events, deliveries)
 
-    def maintain(self) -> None:  # noqa: B027 - only SQLite has housekeeping to do
+    def maintain(self) -> None:
         """Engine housekeeping after a prune (SQLite: checkpoint the WAL)."""
 
     # -- senders -----------------------------------------------------------------------
@@ -397,6 +400,35 @@ class SqlStore(ABC):
         """Apply the migrations this store lacks; returns their versions."""
         with self.tx() as db:
             return apply(db, self.migrations)
+
+
+def _statuses(
+    deliveries: Sequence[Delivery], recorded: Sequence[Recorded]
+) -> list[tuple[str, str, float]]:
+    """(message id, status, time) of every new delivery status stored: for the outbox."""
+    out = []
+    for d, r in zip(deliveries, recorded, strict=True):
+        if not r.new or r.error is not None:
+            continue
+        for e in d.events:
+            if e.type == "MessageStatus":
+                message_id, status = e.payload.get("message_id"), e.payload.get("status")
+                if (
+                    isinstance(message_id, str)
+                    and isinstance(status, str)
+                    and (message_id.isascii() or _encodable(message_id))
+                ):
+                    out.append((message_id, status, d.received_at))
+    return out
+
+
+def _encodable(text: str) -> bool:
+    """A lone surrogate (valid in JSON) is no id we ever sent: skip it, do not fail."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _sender(row: tuple[Any, ...]) -> StoredSender:

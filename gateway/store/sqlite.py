@@ -58,9 +58,11 @@ class SQLiteStore(SqlStore):
             _create_private(Path(self.path))
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            # The timeout first: switching a new file to WAL takes a lock that another
+            # process opening it at the same moment may hold.
+            self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
-            self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
             if migrate:
                 self.migrate()
             else:
@@ -108,6 +110,18 @@ class SQLiteStore(SqlStore):
             " WHERE status = 'pending' AND next_at <= ? UNION ALL SELECT id FROM jobs"
             " WHERE status = 'running' AND lease_until < ? ORDER BY id LIMIT ?)"
             " RETURNING id",
+            (owner, now + lease, now, now, now, limit),
+        )
+        return sorted(r[0] for r in rows)
+
+    def _claim_outbox_ids(
+        self, db: Db, owner: str, now: float, limit: int, lease: float
+    ) -> list[int]:
+        rows = db.all(
+            "UPDATE outbox SET status = 'claimed', owner = ?, lease_until = ?, updated_at = ?"
+            " WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_at <= ?"
+            " UNION ALL SELECT id FROM outbox WHERE status = 'claimed' AND lease_until < ?"
+            " ORDER BY id LIMIT ?) RETURNING id",
             (owner, now + lease, now, now, now, limit),
         )
         return sorted(r[0] for r in rows)

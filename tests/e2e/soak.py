@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.soak_client import ClientStats, post_all
+from tests.e2e.soak_client import ClientStats, kill_at_random, post_all
 from tests.e2e.soak_traffic import (
     Callback,
     Routing,
@@ -390,7 +390,7 @@ def run_soak(
             killer = None
             if kill_every is not None:
                 progress = lambda: stats.ok / len(batch)  # noqa: E731
-                killer = asyncio.create_task(killer(procs, kill_every, rng, progress, done))
+                killer = asyncio.create_task(kill_at_random(procs, kill_every, rng, progress, done))
             try:
                 return await post_all(
                     procs.ports, batch, concurrency=concurrency,

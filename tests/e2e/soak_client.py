@@ -163,7 +163,7 @@ async def post_all(
     return stats
 
 
-async def killer(
+async def kill_at_random(
     procs: Processes,
     every: tuple[float, float],
     rng: random.Random,

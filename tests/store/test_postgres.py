@@ -48,7 +48,8 @@ def test_concurrent_migrations_apply_each_version_once(pg_url: str) -> None:
 
 
 def test_the_password_never_shows_and_bad_urls_are_config_errors() -> None:
-    from gateway.store.postgres import redact_url, split_schema
+    from gateway.redact import redact_url
+    from gateway.store.postgres import split_schema
 
     assert redact_url("postgresql://u:s3cret@h/db") == "postgresql://u:***@h/db"
     assert split_schema("postgres://h/db?schema=abc&sslmode=disable") == (

@@ -172,9 +172,9 @@ def test_inbox_show_stats_prune_and_typos(
 def test_store_migrate_and_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     assert cli.main(["store", "version", "--store", url]) == 0
-    assert "schema version 2; this release needs 2" in capsys.readouterr().out
+    assert "schema version 3; this release needs 3" in capsys.readouterr().out
     assert cli.main(["store", "migrate", "--store", url]) == 0
-    assert "schema at version 2 (up to date)" in capsys.readouterr().out
+    assert "schema at version 3 (up to date)" in capsys.readouterr().out
     assert cli.main(["store", "migrate", "--store", "mysql://x"]) == 2
     assert "unknown store 'mysql'" in capsys.readouterr().err
 

@@ -315,6 +315,7 @@ def test_without_polling_only_refresh_reads_the_store(
     core = GatewayCore.from_config(cfg, store=counting, poll=False)
     reader = core.senders
     reader._clock = clock
+    reader._due = 0.0  # set from the real monotonic clock while the core was made
     checks = counting.checks
     process(url, stores).add("br", "sinch", SINCH)
     clock.now += 3600

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from gateway.emulator.base import Invalid, Reply, SimRequest, WebhookCall, check_spec, json_response
 from gateway.emulator.d360_manage import D360Manage
 from gateway.emulator.failures import FailureSite
+from gateway.emulator.limits import LimitKind, LimitSite
 from gateway.emulator.meta_shaped import FORM, JSON, MULTIPART, MetaShapedSim
 from gateway.emulator.users import Users
 from gateway.http import HttpResponse
@@ -27,6 +28,22 @@ class Dialog360CloudSim(MetaShapedSim, D360Manage):
 
     name = "dialog360_cloud"
     id_prefix = "wamid.HBgD360"
+    credentials = ("api_key",)
+    limit_sites: ClassVar[Mapping[LimitKind, LimitSite]] = {
+        "throughput": LimitSite(
+            "130429",
+            "as Meta: 429 Graph error 130429 + `Retry-After`",
+            "reference/providers.md §2 (Meta's limits apply; Graph errors passed through); "
+            "realworld dialog360_cloud/err_130429_courier_d3c.json",
+            "likely",
+        ),
+        "pair": LimitSite(
+            "131056",
+            "as Meta: 429 Graph error 131056 + `Retry-After`",
+            "reference/providers.md §2; realworld dialog360_cloud/err_131056_courier_d3c.json",
+            "likely",
+        ),
+    }
     public_key_spec = "dialog360_cloud"
     # Meta's two documented encodings (360dialog relays Meta's upload), and JSON, the
     # encoding 360dialog's Flows guide tells Postman users to pick; the On-Premise field

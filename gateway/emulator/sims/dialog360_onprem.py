@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 from gateway.emulator import meta_hooks as hooks
 from gateway.emulator.base import Invalid, WebhookCall, json_response, parse
 from gateway.emulator.failures import FailureSite
+from gateway.emulator.limits import LimitKind, LimitSite
+from gateway.emulator.meta_shaped import PAIR_DETAILS
 from gateway.emulator.schemas import OnPremMessage
 from gateway.emulator.sims.dialog360_cloud import Dialog360CloudSim
 from gateway.emulator.users import IdentityChange, SimUser, digits
@@ -40,6 +42,20 @@ class Dialog360OnPremSim(Dialog360CloudSim):
     partner_api = False  # no Flows API: templates only (gateway.emulator.d360_manage)
     system_messages = False
     window_error = hooks.WINDOW_470
+    limit_sites: ClassVar[Mapping[LimitKind, LimitSite]] = {
+        "throughput": LimitSite(
+            "1015",
+            "429 `errors[0].code` 1015 + `Retry-After`",
+            "reference/providers.md §2 (Meta's limits apply), §3 (429, 1015)",
+            "likely",
+        ),
+        "pair": LimitSite(
+            "1015",
+            '429 `errors[0].code` 1015, `details` "pair rate limit hit: …" + `Retry-After`',
+            "none: no pair-rate code is documented for On-Premise",
+            "unconfirmed",
+        ),
+    }
     failure_sites: ClassVar[Mapping[str, FailureSite]] = {
         "window_closed": FailureSite(
             "webhook",
@@ -100,11 +116,15 @@ class Dialog360OnPremSim(Dialog360CloudSim):
             return onprem_error(400, 1008, "Required parameter is missing", str(problem))
         return onprem_error(400, 1009, "Parameter value is not valid", str(problem))
 
-    def rate_limited(self, retry_after: int) -> HttpResponse:
-        response = onprem_error(429, 1015, "Too many requests")
+    def rate_limited(self, retry_after: int, details: str = "") -> HttpResponse:
+        response = onprem_error(429, 1015, "Too many requests", details)
         return HttpResponse.of(
             429, {**response.headers, "retry-after": str(retry_after)}, response.content
         )
+
+    def pair_limited(self, retry_after: int) -> HttpResponse:
+        # No pair-rate code is documented for On-Premise: its throttling error, saying why.
+        return self.rate_limited(retry_after, "pair rate limit hit: " + PAIR_DETAILS)
 
     def server_error(self) -> HttpResponse:
         return onprem_error(500, 1014, "Internal error")
@@ -127,7 +147,7 @@ class Dialog360OnPremSim(Dialog360CloudSim):
         # As 360dialog documents On-Premise replies: galaxy_message, response_json as an object.
         return {"name": "galaxy_message", "response_json": response}
 
-    def document(self, value: dict[str, Any]) -> dict[str, Any]:
+    def document(self, value: dict[str, Any], number: str | None = None) -> dict[str, Any]:
         return value  # flat: no envelope
 
 

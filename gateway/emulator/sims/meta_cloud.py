@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from gateway.emulator import meta_hooks as hooks
 from gateway.emulator.base import Invalid, Reply, SimRequest, WebhookCall, check_spec, json_response
 from gateway.emulator.failures import FailureSite
 from gateway.emulator.flow_store import FlowStore, Refusal, StoredFlow, TemplateStore
@@ -88,6 +89,7 @@ class MetaSim(MetaShapedSim):
 
     name = "meta_cloud"
     id_prefix = "wamid.HBgMETA"
+    credentials = ("access_token",)
     failure_sites: ClassVar[Mapping[str, FailureSite]] = {
         "window_closed": FailureSite(
             "webhook",
@@ -124,6 +126,8 @@ class MetaSim(MetaShapedSim):
         self.management_calls: list[tuple[str, str]] = []
         """(method, path) of every management request answered, for tests."""
         self._origin = ""
+        self.numbers: set[str] = {self.secret("phone_number_id")}
+        """The business numbers this app sends from (:meth:`serve` adds more)."""
 
     @property
     def waba_id(self) -> str:
@@ -148,13 +152,25 @@ class MetaSim(MetaShapedSim):
         if method != "POST" or m is None:
             return None
         node, edge = m.group(2), m.group(3)
-        if edge == "messages" and node == self.secret("phone_number_id"):
+        if edge == "messages" and node in self.numbers:
             return "message"
         if edge == "message_templates" and node == self.secret("waba_id"):
             return "template"
-        if edge == "whatsapp_business_encryption" and node == self.secret("phone_number_id"):
+        if edge == "whatsapp_business_encryption" and node in self.numbers:
             return "public_key"
         return None
+
+    def sending_number(self, path: str) -> str:
+        m = _META_PATH.match(path)
+        return m.group(2) if m is not None else self.secret("phone_number_id")
+
+    def serve(self, account: Mapping[str, Any]) -> str | None:
+        """Another number of this app (same access token): its messages are taken at
+        its own path and its callbacks name it (``metadata.phone_number_id``)."""
+        number = self.number_of(account)
+        if number is not None:
+            self.numbers.add(number)
+        return number
 
     def webhook(self, doc: dict[str, Any]) -> WebhookCall:
         raw = json.dumps(doc).encode()
@@ -200,8 +216,8 @@ class MetaSim(MetaShapedSim):
                 return (lambda: self.list_templates(q)) if method == "GET" else (
                     lambda: self.delete_templates(q))  # fmt: skip
             return None
-        if node in (self.secret("phone_number_id"), self.waba_id):
-            return None
+        if node in self.numbers:
+            return (lambda: self.phone_number(node, q)) if (method, edge) == ("GET", None) else None
         table: dict[tuple[str, str | None], Answer] = {
             ("GET", None): lambda: self.get_node(node, q),
             ("POST", None): lambda: self.update_metadata(node, req),
@@ -212,6 +228,22 @@ class MetaSim(MetaShapedSim):
             ("POST", "deprecate"): lambda: self.done(self.flows().deprecate, node),
         }
         return table.get((method, edge))
+
+    def phone_number(self, number: str, q: Mapping[str, str]) -> HttpResponse:
+        """``GET /{PHONE_NUMBER_ID}?fields=…``: ``throughput`` as Meta reports the tier
+        (management.md §7.1: ``{"level": "STANDARD"}`` for 80 msg/s, ``HIGH`` for 1,000
+        [likely]; anything else here ``NOT_APPLICABLE`` [unconfirmed]) from the number's
+        emulated throughput; ``display_phone_number``."""
+        node: dict[str, Any] = {}
+        for name in self._field_list(q.get("fields") or "id"):
+            if name == "throughput":
+                tier = self.limits.tiers.get(number, self.limits.settings.throughput)
+                levels = {80.0: "STANDARD", 1000.0: "HIGH"}
+                node["throughput"] = {"level": levels.get(tier, "NOT_APPLICABLE")}
+            elif name == "display_phone_number":
+                node[name] = hooks.BUSINESS_NUMBER
+        node["id"] = number
+        return json_response(200, node)
 
     def done(self, action: Callable[[str], None], flow_id: str) -> HttpResponse:
         action(flow_id)

@@ -25,6 +25,8 @@ from gateway.emulator.base import (
     json_response,
 )
 from gateway.emulator.failures import FailureSite
+from gateway.emulator.limits import LimitKind, Limits, LimitSite
+from gateway.emulator.meta_shaped import PAIR_DETAILS
 from gateway.emulator.sims._onemsg_flows import OneMsgManagement
 from gateway.emulator.users import Users, is_bsuid
 from gateway.http import HttpResponse
@@ -280,6 +282,11 @@ def check_request(method: str, raw: bytes) -> dict[str, Any] | Invalid:
     return doc
 
 
+def _to(body: Mapping[str, Any]) -> str:
+    """The one recipient a send names (checked by :func:`_recipient`)."""
+    return str(body.get("phone") or body.get("chatId") or body.get("bsuid"))
+
+
 def _chat(sent: Sent) -> str:
     """``<digits>@c.us`` while the phone is visible, else ``<BSUID>@lid``."""
     user = sent.user
@@ -294,6 +301,24 @@ class OneMsgSim(Sim):
     """1msg.io: ``/{instance}/{method}?token=…``, HTTP 200 with ``sent:false`` on failure."""
 
     name = "onemsg"
+    credentials = ("instance_id", "token")
+    default_limits: ClassVar[Limits] = Limits(throughput=80.0, pair_interval=6.0, pair_burst=10)
+    limit_sites: ClassVar[Mapping[LimitKind, LimitSite]] = {
+        "throughput": LimitSite(
+            "429",
+            '429 `{"error": "Too many requests"}` + `Retry-After` (1msg\'s own throttling)',
+            "reference/providers.md §5.5 (429 = per-channel throttling); Meta's 80 msg/s "
+            "per number behind it (management.md §7.1)",
+            "likely",
+        ),
+        "pair": LimitSite(
+            "131056",
+            '429 with Meta\'s error nested: `{"error": {"message": "(#131056) …", '
+            '"code": 131056}}` + `Retry-After`',
+            "reference/providers.md §5.5 (upstream failures nest Meta's error)",
+            "unconfirmed",
+        ),
+    }
     failure_sites: ClassVar[Mapping[str, FailureSite]] = {
         "window_closed": FailureSite(
             "response",
@@ -367,6 +392,9 @@ class OneMsgSim(Sim):
                 )
                 tpl = {k: added[k] for k in ("id", "status", "category")}
                 return Reply(json_response(200, tpl))
+            refused = self.limit_send(self.secret("instance_id"), _to(checked), fault)
+            if refused is not None:
+                return Reply(refused)
             if self.fails_now(fault):
                 # 1msg checks the window itself; its own client expects these words
                 return Reply(json_response(400, {"message": "Dialog window is closed"}))
@@ -375,7 +403,7 @@ class OneMsgSim(Sim):
         return self.apply_transport_fault(fault, answer)
 
     def _sent(self, body: dict[str, Any], method: str, closed: bool) -> HttpResponse:
-        to = str(body.get("phone") or body.get("chatId") or body.get("bsuid"))
+        to = _to(body)
         kind: Literal["interactive", "template"]
         if method == "sendFlow":
             kind, token = "interactive", body.get("flowToken")
@@ -407,6 +435,17 @@ class OneMsgSim(Sim):
 
     def rate_limited(self, retry_after: int) -> HttpResponse:
         return json_response(429, {"error": "Too many requests"}, {"retry-after": str(retry_after)})
+
+    def pair_limited(self, retry_after: int) -> HttpResponse:
+        error = {
+            "message": "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            "code": 131056,
+            "error_data": {"details": PAIR_DETAILS},
+        }
+        return json_response(429, {"error": error}, {"retry-after": str(retry_after)})
+
+    def number_of(self, account: Mapping[str, Any]) -> str | None:
+        return str(account.get("instance_id")) if self.same_credentials(account) else None
 
     def server_error(self) -> HttpResponse:
         return json_response(500, {"error": "Internal server error"})

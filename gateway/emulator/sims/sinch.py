@@ -30,6 +30,7 @@ from gateway.emulator.base import (
 )
 from gateway.emulator.failures import FailureSite
 from gateway.emulator.flow_store import Refusal, TemplateStore
+from gateway.emulator.limits import LimitKind, Limits, LimitSite, Refused
 from gateway.emulator.users import is_bsuid, is_phone
 from gateway.http import HttpResponse
 
@@ -88,6 +89,23 @@ class SinchSim(Sim):
     """Sinch: OAuth token endpoint, ``messages:send``, signed callbacks."""
 
     name = "sinch"
+    credentials = ("project_id", "app_id", "key_id")
+    default_limits: ClassVar[Limits] = Limits(project_rate=800.0, queue_rate=20.0)
+    limit_sites: ClassVar[Mapping[LimitKind, LimitSite]] = {
+        "project_rate": LimitSite(
+            "RESOURCE_EXHAUSTED",
+            "429 `RESOURCE_EXHAUSTED` + `Retry-After` (counted under the project id)",
+            "reference/providers.md §4.4 (800 requests/s per project)",
+            "confirmed",
+        ),
+        "queue": LimitSite(
+            "RESOURCE_EXHAUSTED",
+            "200 at once, callbacks held until the message leaves the app queue; when "
+            "full, 429 `RESOURCE_EXHAUSTED` + `Retry-After` (counted under the app id)",
+            "reference/providers.md §4.4 (500,000-message queue drained at 20 msg/s)",
+            "likely",
+        ),
+    }
     failure_sites: ClassVar[Mapping[str, FailureSite]] = {
         "window_closed": FailureSite(
             "webhook",
@@ -122,10 +140,18 @@ class SinchSim(Sim):
         self.token_requests = 0
         self.templates = TemplateStore()
         """The project's WhatsApp templates (Provisioning API); tests add them directly."""
+        self.leaves_queue: dict[str, float] = {}
+        """Message id → the timer value at which it leaves the app queue."""
 
-    def _iso(self) -> str:
+    def number_of(self, account: Mapping[str, Any]) -> str | None:
+        return str(account.get("app_id")) if self.same_credentials(account) else None
+
+    def not_before(self, sent: Sent) -> float:
+        return self.leaves_queue.get(sent.message_id, 0.0)
+
+    def _iso(self, later: float = 0.0) -> str:
         return (
-            datetime.fromtimestamp(self.clock(), UTC)
+            datetime.fromtimestamp(self.clock() + later, UTC)
             .isoformat(timespec="milliseconds")
             .replace("+00:00", "Z")
         )
@@ -166,6 +192,12 @@ class SinchSim(Sim):
             return Reply(
                 rpc_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
             )
+        project = m.group(1)
+        over = self.limits.check_request(project)
+        if over is not None:  # not a send: the fault waits for the next one
+            if fault is not None:
+                self.faults.appendleft(fault)
+            return Reply(self.refuse(project, over, None))
         return self.apply_transport_fault(fault, lambda: Reply(self._send(body, fault)))
 
     def _token(self, auth: str | None, headers: Mapping[str, str], body: bytes) -> HttpResponse:
@@ -206,11 +238,16 @@ class SinchSim(Sim):
             kind = "template"
             params = template.get("parameters", {})
             token = next((v for k, v in params.items() if k.endswith("flow_token")), None)
+        app = self.secret("app_id")
+        leaves = self.limits.check_queue(app)
+        if isinstance(leaves, Refused):
+            return self.refuse(app, leaves, fault)
         message_id = self.next_id("01HEMU")
         self.sent[message_id] = Sent(
             self.name, message_id, str(to), kind, token, body,
-            window_closed=self.fails_later(fault), user=self.user_for(str(to)),
+            window_closed=self.fails_later(fault), user=self.user_for(str(to)), number=app,
         )  # fmt: skip
+        self.leaves_queue[message_id] = leaves
         return json_response(200, {"message_id": message_id, "accepted_time": self._iso()})
 
     def _templates(
@@ -293,11 +330,13 @@ class SinchSim(Sim):
     def callbacks(
         self, sent: Sent, answers: Mapping[str, Any] | None, statuses: tuple[str, ...]
     ) -> list[WebhookCall]:
+        # Still in the app queue: it happens when the message leaves it.
+        later = max(0.0, self.not_before(sent) - self.limits.timer())
         common = {
             "app_id": self.secret("app_id"),
             "project_id": self.secret("project_id"),
             "accepted_time": self._iso(),
-            "event_time": self._iso(),
+            "event_time": self._iso(later),
             "message_metadata": "",
         }
         identity = {"channel": "WHATSAPP", "identity": _identity(sent)}
@@ -332,7 +371,7 @@ class SinchSim(Sim):
                         "id": self.next_id("01HEMUIN"),
                         "direction": "TO_APP",
                         "channel_identity": {**identity, "app_id": ""},
-                        "accept_time": self._iso(),
+                        "accept_time": self._iso(later),
                         "processing_mode": "DISPATCH",
                         "contact_message": {
                             "channel_specific_message": {
