@@ -277,3 +277,18 @@ class OutboxRow:
     updated_at: float
     owner: str | None = None
     message: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Queue:
+    """A leased queue's table: rows ``ready`` and due are taken, and rows ``held`` past
+    their lease are taken over; ``bump`` counts an attempt at each claim."""
+
+    table: str
+    ready: str
+    held: str
+    bump: bool
+
+
+JOBS = Queue("jobs", "pending", "running", bump=True)
+OUTBOX = Queue("outbox", "queued", "claimed", bump=False)

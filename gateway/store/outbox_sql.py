@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.store.base import (
     DELIVERY_RANK,
+    OUTBOX,
     Enqueued,
     NewSend,
     OutboxJob,
     OutboxRow,
+    Queue,
     SendOutcome,
 )
 
@@ -41,11 +43,14 @@ class OutboxSql:
     def tx(self) -> AbstractContextManager[Db]: ...
 
     @abstractmethod
-    def _claim_outbox_ids(
-        self, db: Db, owner: str, now: float, limit: int, lease: float
-    ) -> list[int]:
-        """Take up to ``limit`` queued sends that are due, or claimed ones whose lease
-        expired (their worker died before sending)."""
+    def _lease(
+        self, db: Db, q: Queue, owner: str, now: float, limit: int, lease: float
+    ) -> list[int]: ...
+
+    @abstractmethod
+    def _extend(
+        self, table: str, statuses: str, owner: str, ids: Sequence[int], until: float
+    ) -> set[int]: ...
 
     def enqueue(self, sends: Sequence[NewSend], now: float) -> list[Enqueued]:
         """Keep ``sends`` (one transaction); a key already there adds nothing."""
@@ -76,7 +81,7 @@ class OutboxSql:
                 " WHERE status = 'sending' AND lease_until < ?",
                 ("its worker stopped while the request may have been out", now, now),
             )
-            ids = self._claim_outbox_ids(db, owner, now, limit, lease)
+            ids = self._lease(db, OUTBOX, owner, now, limit, lease)
             if not ids:
                 return []
             marks = ", ".join("?" * len(ids))
@@ -102,16 +107,7 @@ class OutboxSql:
         return {r[0] for r in rows}
 
     def heartbeat_outbox(self, owner: str, ids: Sequence[int], until: float) -> set[int]:
-        if not ids:
-            return set()
-        marks = ", ".join("?" * len(ids))
-        with self.tx() as db:
-            rows = db.all(
-                f"UPDATE outbox SET lease_until = ? WHERE id IN ({marks}) AND owner = ?"  # noqa: S608
-                " AND status IN ('claimed', 'sending') RETURNING id",
-                (until, *ids, owner),
-            )
-        return {r[0] for r in rows}
+        return self._extend("outbox", "('claimed', 'sending')", owner, ids, until)
 
     def settle_outbox(self, owner: str, outcomes: Sequence[SendOutcome], now: float) -> int:
         """Record what became of ``owner``'s sends; a send another worker took over is

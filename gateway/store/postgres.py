@@ -23,6 +23,7 @@ from gateway.errors import ConfigError
 from gateway.extras import require
 from gateway.redact import redact_url
 from gateway.store import migrations
+from gateway.store.base import Queue
 from gateway.store.sql import Db, SqlStore
 
 require("postgres", "the PostgreSQL store")
@@ -97,27 +98,16 @@ class PostgresStore(SqlStore):
         # BYTEA, every key: the exact UTF-8 bytes, a lone surrogate included.
         return key.encode("utf-8", "surrogatepass")
 
-    def _claim_ids(self, db: Db, owner: str, now: float, limit: int, lease: float) -> list[int]:
-        rows = db.all(
-            "WITH due AS (SELECT id FROM jobs WHERE (status = 'pending' AND next_at <= ?)"
-            " OR (status = 'running' AND lease_until < ?) ORDER BY id LIMIT ?"
-            " FOR UPDATE SKIP LOCKED)"
-            " UPDATE jobs SET status = 'running', attempts = jobs.attempts + 1, owner = ?,"
-            " lease_until = ?, updated_at = ? FROM due WHERE jobs.id = due.id RETURNING jobs.id",
-            (now, now, limit, owner, now + lease, now),
-        )
-        return sorted(r[0] for r in rows)
-
-    def _claim_outbox_ids(
-        self, db: Db, owner: str, now: float, limit: int, lease: float
+    def _lease(
+        self, db: Db, q: Queue, owner: str, now: float, limit: int, lease: float
     ) -> list[int]:
+        bump = f"attempts = {q.table}.attempts + 1, " if q.bump else ""
         rows = db.all(
-            "WITH due AS (SELECT id FROM outbox WHERE (status = 'queued' AND next_at <= ?)"
-            " OR (status = 'claimed' AND lease_until < ?) ORDER BY id LIMIT ?"
-            " FOR UPDATE SKIP LOCKED)"
-            " UPDATE outbox SET status = 'claimed', owner = ?, lease_until = ?, updated_at = ?"
-            " FROM due WHERE outbox.id = due.id RETURNING outbox.id",
-            (now, now, limit, owner, now + lease, now),
+            f"WITH due AS (SELECT id FROM {q.table} WHERE (status = ? AND next_at <= ?)"  # noqa: S608
+            " OR (status = ? AND lease_until < ?) ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)"
+            f" UPDATE {q.table} SET status = ?, {bump}owner = ?, lease_until = ?,"
+            f" updated_at = ? FROM due WHERE {q.table}.id = due.id RETURNING {q.table}.id",
+            (q.ready, now, q.held, now, limit, q.held, owner, now + lease, now),
         )
         return sorted(r[0] for r in rows)
 

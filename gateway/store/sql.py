@@ -16,12 +16,14 @@ from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
 from gateway.store.base import (
+    JOBS,
     Delivery,
     Job,
     JobDetail,
     JobRow,
     Outcome,
     Pruned,
+    Queue,
     Recorded,
     StoredSender,
     UnroutableRow,
@@ -60,8 +62,11 @@ class SqlStore(OutboxSql, ABC):
         """One transaction that takes the write lock at once."""
 
     @abstractmethod
-    def _claim_ids(self, db: Db, owner: str, now: float, limit: int, lease: float) -> list[int]:
-        """Take up to ``limit`` due jobs (pending and due, or running past their lease)."""
+    def _lease(
+        self, db: Db, q: Queue, owner: str, now: float, limit: int, lease: float
+    ) -> list[int]:
+        """Lease up to ``limit`` of ``q``'s rows to ``owner``: ready and due, or held
+        past their lease (their owner died). Returns their ids, sorted."""
 
     def bind_key(self, key: str) -> Any:
         """A dedup key as the engine stores it."""
@@ -163,7 +168,7 @@ class SqlStore(OutboxSql, ABC):
         returned: one bad row must not stop every claim.
         """
         with self.tx() as db:
-            ids = self._claim_ids(db, owner, now, limit, lease)
+            ids = self._lease(db, JOBS, owner, now, limit, lease)
             if not ids:
                 return []
             marks = ", ".join("?" * len(ids))
@@ -190,14 +195,19 @@ class SqlStore(OutboxSql, ABC):
     def heartbeat(self, owner: str, job_ids: Sequence[int], until: float) -> set[int]:
         """Extend ``owner``'s leases; returns the ids it still holds (a lease that
         expired may have been taken over)."""
-        if not job_ids:
+        return self._extend("jobs", "('running')", owner, job_ids, until)
+
+    def _extend(
+        self, table: str, statuses: str, owner: str, ids: Sequence[int], until: float
+    ) -> set[int]:
+        if not ids:
             return set()
-        marks = ", ".join("?" * len(job_ids))
+        marks = ", ".join("?" * len(ids))
         with self.tx() as db:
             rows = db.all(
-                f"UPDATE jobs SET lease_until = ? WHERE id IN ({marks})"  # noqa: S608
-                " AND owner = ? AND status = 'running' RETURNING id",
-                (until, *job_ids, owner),
+                f"UPDATE {table} SET lease_until = ? WHERE id IN ({marks})"  # noqa: S608
+                f" AND owner = ? AND status IN {statuses} RETURNING id",
+                (until, *ids, owner),
             )
         return {r[0] for r in rows}
 

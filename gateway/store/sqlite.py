@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from gateway.errors import ConfigError
 from gateway.store import migrations
+from gateway.store.base import Queue
 from gateway.store.sql import Db, SqlStore
 
 
@@ -103,26 +104,16 @@ class SQLiteStore(SqlStore):
             return key.encode("utf-8", "surrogatepass")
         return key
 
-    def _claim_ids(self, db: Db, owner: str, now: float, limit: int, lease: float) -> list[int]:
-        rows = db.all(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, owner = ?,"
-            " lease_until = ?, updated_at = ? WHERE id IN (SELECT id FROM jobs"
-            " WHERE status = 'pending' AND next_at <= ? UNION ALL SELECT id FROM jobs"
-            " WHERE status = 'running' AND lease_until < ? ORDER BY id LIMIT ?)"
-            " RETURNING id",
-            (owner, now + lease, now, now, now, limit),
-        )
-        return sorted(r[0] for r in rows)
-
-    def _claim_outbox_ids(
-        self, db: Db, owner: str, now: float, limit: int, lease: float
+    def _lease(
+        self, db: Db, q: Queue, owner: str, now: float, limit: int, lease: float
     ) -> list[int]:
+        bump = "attempts = attempts + 1, " if q.bump else ""
         rows = db.all(
-            "UPDATE outbox SET status = 'claimed', owner = ?, lease_until = ?, updated_at = ?"
-            " WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_at <= ?"
-            " UNION ALL SELECT id FROM outbox WHERE status = 'claimed' AND lease_until < ?"
-            " ORDER BY id LIMIT ?) RETURNING id",
-            (owner, now + lease, now, now, now, limit),
+            f"UPDATE {q.table} SET status = ?, {bump}owner = ?, lease_until = ?,"  # noqa: S608
+            f" updated_at = ? WHERE id IN (SELECT id FROM {q.table} WHERE status = ?"
+            f" AND next_at <= ? UNION ALL SELECT id FROM {q.table} WHERE status = ?"
+            " AND lease_until < ? ORDER BY id LIMIT ?) RETURNING id",
+            (q.held, owner, now + lease, now, q.ready, now, q.held, now, limit),
         )
         return sorted(r[0] for r in rows)
 
