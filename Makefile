@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test test-wheel lint bench fuzz
+.PHONY: install demo test test-wheel lint bench fuzz docs
 install: $(STAMP)
 
 demo: $(STAMP)
@@ -38,3 +38,15 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
 	$(BIN)/python benchmarks/run.py
+
+# The documentation site (MkDocs Material + mkdocstrings) into site/, --strict: a broken
+# link or a missing reference fails the build. A second or so after the first install.
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP) docs/requirements.txt
+	$(BIN)/python -m pip install -q -r docs/requirements.txt
+	touch $@
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+	printf '*\n' > site/.gitignore

@@ -9,14 +9,22 @@ import importlib
 import importlib.metadata
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from gateway import cli_manage, cli_outbox, cli_send_many, cli_senders, cli_store, demo
+from gateway import (
+    cli_config,
+    cli_manage,
+    cli_outbox,
+    cli_send_many,
+    cli_senders,
+    cli_store,
+    demo,
+)
 from gateway.bundled import DEFAULT_CONFIG
 from gateway.client import Gateway
 from gateway.config import load_config
@@ -46,29 +54,84 @@ def _version() -> str:
         return f"{__version__} (not installed)"
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: …)`` after an option's help, except where there is nothing to
+    show: an unset option (None) or an off flag (False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """Every parser of the CLI: help shows each option's default, and a usage mistake is
+    one line on stderr and exit 2 (``--help`` shows the usage)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+_SEND_FLAGS = {
+    "to": "recipient: a phone number in E.164 or a business-scoped user id",
+    "sender": "configured sender (default: routes, then the default sender)",
+    "flow-id": "the published Flow's id",
+    "flow-name": "the Flow's name, where the provider accepts it instead of an id",
+    "flow-cta": "the button text that opens the Flow",
+    "flow-token": "token echoed in the Flow's replies",
+    "screen": "first screen (navigate)",
+    "header": "header text",
+    "body": "body text",
+    "footer": "footer text",
+    "template": "send this approved template (with a FLOW button) instead",
+    "language": "the template's language (default: en_US)",
+}
+"""``send`` options that take a plain string, with their help."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="flowgateway",
         description="Send WhatsApp Flows through any BSP from one model.",
     )
     p.add_argument("--version", action="version", version=f"flowgateway {_version()}")
-    p.add_argument("--log-level", default="WARNING", help="log level (default: WARNING)")
-    p.add_argument("--log-format", choices=["console", "json"], default="console")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument(
+        "--log-level", type=str.upper, choices=LOG_LEVELS, default="WARNING", help="log level"
+    )
+    p.add_argument(
+        "--log-format", choices=["console", "json"], default="console", help="log line format"
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     d = sub.add_parser("demo", help="round trip against the embedded emulator (no credentials)")
     d.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="config file")
 
-    sub.add_parser("providers", help="list the available provider adapters")
+    pr = sub.add_parser("providers", help="list the available provider adapters")
+    pr.add_argument(
+        "--capabilities",
+        action="store_true",
+        help="print what each adapter can express, as a Markdown table",
+    )
 
     em = sub.add_parser("emulator", help="serve every provider locally (extra: server)")
     em.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="senders = accounts")
-    em.add_argument("--host", default="127.0.0.1")
-    em.add_argument("--port", type=int, default=8580)
+    em.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    em.add_argument("--port", type=int, default=8580, help="port to listen on")
 
     kg = sub.add_parser("keygen", help="create the Flow endpoint's RSA key pair (extra: crypto)")
-    kg.add_argument("--private", type=Path, default=Path("flow-private.pem"))
-    kg.add_argument("--public", type=Path, default=Path("flow-public.pem"))
+    kg.add_argument(
+        "--private", type=Path, default=Path("flow-private.pem"), help="private key file to create"
+    )
+    kg.add_argument(
+        "--public", type=Path, default=Path("flow-public.pem"), help="public key file to create"
+    )
     kg.add_argument(
         "--passphrase-env", metavar="VAR", help="read the passphrase from this variable"
     )
@@ -76,12 +139,14 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace existing key files (never symbolic links)"
     )
     rk = sub.add_parser("register-key", help="register the public key with a sender's provider")
-    rk.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
-    rk.add_argument("--sender", help="default: the default sender")
-    rk.add_argument("--public", type=Path, default=Path("flow-public.pem"))
+    rk.add_argument("--config", type=Path, default=Path("config/gateway.toml"), help="config file")
+    rk.add_argument(
+        "--sender", help="sender whose provider gets the key (default: the default sender)"
+    )
+    rk.add_argument("--public", type=Path, default=Path("flow-public.pem"), help="public key file")
 
     va = sub.add_parser("validate", help="check Flow JSON files before uploading them")
-    va.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    va.add_argument("files", nargs="+", type=Path, metavar="FILE", help="Flow JSON file")
     va.add_argument("--json", action="store_true", help="issues as JSON")
     va.add_argument(
         "--purpose",
@@ -91,9 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sv = sub.add_parser("serve", help="run the webhook receiver (extra: server)")
-    sv.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8080)
+    sv.add_argument("--config", type=Path, default=Path("config/gateway.toml"), help="config file")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sv.add_argument("--port", type=int, default=8080, help="port to listen on")
     sv.add_argument("--inbox", help="SQLite inbox file (default: [receiver] inbox)")
     sv.add_argument("--store", metavar="URL", help="the store (default: [gateway] store)")
     sv.add_argument(
@@ -103,33 +168,23 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     s = sub.add_parser("send", help="send one Flow message through a configured sender")
-    s.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
+    s.add_argument("--config", type=Path, default=Path("config/gateway.toml"), help="config file")
     s.add_argument("--json", dest="json_file", type=Path, help="FlowMessage as a JSON file")
     s.add_argument("--dry-run", action="store_true", help="print the request; send nothing")
-    for flag in (
-        "to",
-        "sender",
-        "flow-id",
-        "flow-name",
-        "flow-cta",
-        "flow-token",
-        "screen",
-        "header",
-        "body",
-        "footer",
-        "template",
-        "language",
-    ):
-        s.add_argument(f"--{flag}")
-    s.add_argument("--flow-action", choices=["navigate", "data_exchange"])
-    s.add_argument("--mode", choices=["draft", "published"])
+    for flag, text in _SEND_FLAGS.items():
+        s.add_argument(f"--{flag}", help=text)
+    s.add_argument(
+        "--flow-action", choices=["navigate", "data_exchange"], help="what the CTA does first"
+    )
+    s.add_argument("--mode", choices=["draft", "published"], help="send a draft or published flow")
     s.add_argument("--data", help="first-screen data as a JSON object")
-    s.add_argument("--button-index", type=int)
+    s.add_argument("--button-index", type=int, help="the template's FLOW button (from 0)")
     cli_send_many.add_parser(sub)
     cli_manage.add_parsers(sub)
     cli_store.add_parsers(sub)
     cli_outbox.add_parsers(sub)
     cli_senders.add_parsers(sub)
+    cli_config.add_parsers(sub)
     return p
 
 
@@ -197,6 +252,11 @@ def _emulator(args: argparse.Namespace) -> int:
     emulator = Emulator.from_config(load_config(args.config, {"FLOWGATEWAY_EMULATOR_URL": url}))
     for provider in emulator.sims:
         print(f"{provider}: base_url = {url}/{provider}", file=sys.stderr)
+    for name, (provider, number) in emulator.senders.items():
+        # What the emulator accepts from each configured sender (credentials: those of
+        # its config, never printed).
+        served = f"number {number}" if number else "refused: not an account it serves"
+        print(f"  sender {name} ({provider}): {served}", file=sys.stderr)
     routes = "faults|failure_locations|users|identity|webhooks|complete|messages"
     print(f"control: {url}/_emulator/({routes})", file=sys.stderr)
     install_log_redaction()  # the emulator has no gateway to install it
@@ -388,6 +448,39 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _providers(args: argparse.Namespace) -> int:
+    from providers import adapter_names, capability_matrix_markdown
+
+    if args.capabilities:
+        print(capability_matrix_markdown(), end="")
+    else:
+        print("\n".join(adapter_names()))
+    return 0
+
+
+# Looked up when called (lambdas), so that tests can replace a command's function.
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "demo": lambda args: demo.run(args.config),
+    "providers": lambda args: _providers(args),
+    "emulator": lambda args: _emulator(args),
+    "keygen": lambda args: _keygen(args),
+    "register-key": lambda args: _register_key(args),
+    "validate": lambda args: _validate(args),
+    "serve": lambda args: _serve(args),
+    "send": lambda args: _send(args),
+    "send-many": cli_send_many.run,
+    "flows": cli_manage.run_flows,
+    "templates": cli_manage.run_templates,
+    "store": cli_store.run_store,
+    "inbox": cli_store.run_inbox,
+    "worker": cli_outbox.run_worker,
+    "outbox": cli_outbox.run_outbox,
+    "senders": cli_senders.run,
+    "config": cli_config.run,
+}
+"""Command → what runs it; every command of :func:`_parser` has exactly one entry."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``flowgateway`` console script."""
     args = _parser().parse_args(argv)
@@ -395,40 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in NEEDS:
             require(*NEEDS[args.command])
-        if args.command == "demo":
-            return demo.run(args.config)
-        if args.command == "emulator":
-            return _emulator(args)
-        if args.command == "keygen":
-            return _keygen(args)
-        if args.command == "send-many":
-            return cli_send_many.run(args)
-        if args.command == "register-key":
-            return _register_key(args)
-        if args.command == "validate":
-            return _validate(args)
-        if args.command == "serve":
-            return _serve(args)
-        if args.command == "inbox":
-            return cli_store.run_inbox(args)
-        if args.command == "store":
-            return cli_store.run_store(args)
-        if args.command == "outbox":
-            return cli_outbox.run_outbox(args)
-        if args.command == "worker":
-            return cli_outbox.run_worker(args)
-        if args.command == "senders":
-            return cli_senders.run(args)
-        if args.command == "flows":
-            return cli_manage.run_flows(args)
-        if args.command == "templates":
-            return cli_manage.run_templates(args)
-        if args.command == "providers":
-            from providers import adapter_names
-
-            print("\n".join(adapter_names()))
-            return 0
-        return _send(args)
+        run = _COMMANDS.get(args.command)
+        if run is None:  # registered in _parser() but not here: a bug, never a send
+            raise AssertionError(f"command {args.command!r} has no handler")
+        return run(args)
     except MissingExtra as exc:
         print(f"flowgateway: {exc}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ def add_parsers(sub: Any) -> None:
     fl = sub.add_parser("flows", help="manage Flows (deploy, list, publish…)")
     fl_sub = fl.add_subparsers(dest="flows_command", required=True)
     dp = fl_sub.add_parser("deploy", help="validate, then create or update, then publish")
-    dp.add_argument("file", type=Path, metavar="FILE")
+    dp.add_argument("file", type=Path, metavar="FILE", help="Flow JSON file")
     dp.add_argument("--name", required=True, help="the flow's name (unique per account)")
     dp.add_argument(
         "--category",
@@ -41,31 +41,31 @@ def add_parsers(sub: Any) -> None:
     for name in ("deploy", *_FLOW_ACTIONS):
         c = dp if name == "deploy" else fl_sub.add_parser(name, help=f"{name} flows")
         if name not in ("deploy", "list"):
-            c.add_argument("flow_id", metavar="FLOW_ID")
+            c.add_argument("flow_id", metavar="FLOW_ID", help="the flow's id")
         _common(c)
     pv = fl_sub.choices["preview"]
     pv.add_argument("--interactive", action="store_true", help="an interactive preview")
     pv.add_argument("--screen", help="first screen (navigate)")
-    pv.add_argument("--flow-token")
+    pv.add_argument("--flow-token", help="token echoed in the preview's replies")
     pv.add_argument("--data", help="first-screen data as a JSON object")
 
     tp = sub.add_parser("templates", help="list or delete message templates")
     tp_sub = tp.add_subparsers(dest="templates_command", required=True)
     tl = tp_sub.add_parser("list", help="every template (all pages)")
-    tl.add_argument("--name", dest="template_name")
-    tl.add_argument("--status")
-    tl.add_argument("--category")
-    tl.add_argument("--language")
+    tl.add_argument("--name", dest="template_name", help="only templates of this name")
+    tl.add_argument("--status", help="only this status (APPROVED, PENDING…)")
+    tl.add_argument("--category", help="only this category (MARKETING, UTILITY…)")
+    tl.add_argument("--language", help="only this language (en_US…)")
     td = tp_sub.add_parser("delete", help="delete a template (every language, or one id)")
-    td.add_argument("name")
-    td.add_argument("--template-id")
-    td.add_argument("--language")
+    td.add_argument("name", help="the template's name")
+    td.add_argument("--template-id", help="delete only this id")
+    td.add_argument("--language", help="delete only this language")
     for c in (tl, td):
         _common(c)
 
 
 def _common(c: argparse.ArgumentParser) -> None:
-    c.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
+    c.add_argument("--config", type=Path, default=Path("config/gateway.toml"), help="config file")
     c.add_argument("--sender", help="default: the default sender")
     c.add_argument("--json", action="store_true", help="JSON for scripts")
 

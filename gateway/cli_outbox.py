@@ -23,32 +23,41 @@ _DEFAULT_CONFIG = Path("config/gateway.toml")
 def add_parsers(sub: Any) -> None:
     """Add ``worker`` and ``outbox`` to the CLI's subcommands."""
     w = sub.add_parser("worker", help="send the outbox's messages, paced (any number of them)")
-    w.add_argument("--config", type=Path, default=_DEFAULT_CONFIG)
+    w.add_argument("--config", type=Path, default=_DEFAULT_CONFIG, help="config file")
     w.add_argument("--concurrency", type=int, default=64, help="sends in flight at once")
     w.add_argument("--lease", type=float, default=30.0, help="seconds a claimed send stays ours")
     w.add_argument("--until-empty", action="store_true", help="stop once nothing is due")
+    w.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on this port (extra otel; default: none)",
+    )
 
     ob = sub.add_parser("outbox", help="inspect, retry and cancel durable sends")
     ob_sub = ob.add_subparsers(dest="outbox_command", required=True)
     ls = _where(ob_sub.add_parser("list", help="list sends"))
-    ls.add_argument("--status", choices=OUTBOX_STATUSES)
-    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--status", choices=OUTBOX_STATUSES, help="only sends in this status")
+    ls.add_argument("--limit", type=int, default=50, help="at most this many")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     show = _where(ob_sub.add_parser("show", help="one send: its message, receipt and delivery"))
-    show.add_argument("entry", metavar="ID|KEY")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("entry", metavar="ID|KEY", help="the send's id or idempotency key")
+    show.add_argument("--json", action="store_true", help="JSON for scripts")
     for name, text in (
         ("retry", "queue again sends a person decided on (unknown, failed, cancelled)"),
         ("cancel", "cancel sends not yet out (queued, unknown, failed)"),
     ):
         c = _where(ob_sub.add_parser(name, help=text))
-        c.add_argument("ids", nargs="*", type=int, metavar="ID")
-        c.add_argument("--status", choices=["queued", "unknown", "failed", "cancelled"])
+        c.add_argument("ids", nargs="*", type=int, metavar="ID", help="sends to act on")
+        c.add_argument(
+            "--status",
+            choices=["queued", "unknown", "failed", "cancelled"],
+            help="act on every send in this status",
+        )
     _where(ob_sub.add_parser("stats", help="sends per status and per delivery state"))
 
 
 def _where(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--config", type=Path, default=_DEFAULT_CONFIG)
+    p.add_argument("--config", type=Path, default=_DEFAULT_CONFIG, help="config file")
     p.add_argument("--store", metavar="URL", help="sqlite:///file or postgresql://…")
     return p
 
@@ -81,7 +90,9 @@ def run_worker(args: argparse.Namespace) -> int:
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        return await serve_outbox(config, settings, stop, until_empty=args.until_empty)
+        return await serve_outbox(
+            config, settings, stop, until_empty=args.until_empty, metrics_port=args.metrics_port
+        )
 
     counts = asyncio.run(main())
     print(json.dumps(counts, sort_keys=True), file=sys.stderr)

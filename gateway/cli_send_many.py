@@ -39,7 +39,7 @@ def add_parser(sub: Any) -> None:
         "send-many", help="send a JSON Lines file of Flow messages, paced, with a report"
     )
     p.add_argument("file", metavar="FILE.jsonl", help="one FlowMessage JSON per line (- : stdin)")
-    p.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
+    p.add_argument("--config", type=Path, default=Path("config/gateway.toml"), help="config file")
     p.add_argument(
         "--concurrency",
         type=_positive_int,

@@ -32,18 +32,24 @@ def add_parsers(sub: Any) -> None:
     sp = sub.add_parser("senders", help="senders kept in the store: add, list, rotate…")
     sp_sub = sp.add_subparsers(dest="senders_command", required=True)
     add = sp_sub.add_parser("add", help="keep a new sender in the store")
-    add.add_argument("name", metavar="NAME")
+    add.add_argument("name", metavar="NAME", help="the sender's name")
     add.add_argument("--provider", help="e.g. meta_cloud (or the JSON's 'provider')")
     update = sp_sub.add_parser("update", help="change settings of a stored sender")
-    update.add_argument("name", metavar="NAME")
+    update.add_argument("name", metavar="NAME", help="the sender's name")
     update.add_argument(
         "--unset", action="append", default=[], metavar="KEY", help="remove a setting"
     )
     rotate = sp_sub.add_parser("rotate", help="replace credentials of a stored sender")
-    rotate.add_argument("name", metavar="NAME")
+    rotate.add_argument("name", metavar="NAME", help="the sender's name")
     for c in (add, update, rotate):
         if c is not rotate:  # a credential on the command line shows in ps and history
-            c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+            c.add_argument(
+                "--set",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="a setting (repeatable; not for credentials)",
+            )
         c.add_argument(
             "--set-env",
             action="append",
@@ -57,14 +63,16 @@ def add_parsers(sub: Any) -> None:
     ls = sp_sub.add_parser("list", help="every sender: name, provider, business id, source")
     ls.add_argument("--json", action="store_true", help="JSON for scripts")
     show = sp_sub.add_parser("show", help="one sender's settings, credentials masked")
-    show.add_argument("name", metavar="NAME")
+    show.add_argument("name", metavar="NAME", help="the sender's name")
     show.add_argument("--json", action="store_true", help="JSON for scripts")
     rm = sp_sub.add_parser("remove", help="delete a stored sender")
-    rm.add_argument("name", metavar="NAME")
+    rm.add_argument("name", metavar="NAME", help="the sender's name")
     kg = sp_sub.add_parser("keygen", help=f"print a new key for {ENV_KEY}")
     rk = sp_sub.add_parser("rekey", help=f"encrypt every stored sender with {ENV_KEY}'s first key")
     for c in (add, update, rotate, ls, show, rm, kg, rk):
-        c.add_argument("--config", type=Path, default=Path("config/gateway.toml"))
+        c.add_argument(
+            "--config", type=Path, default=Path("config/gateway.toml"), help="config file"
+        )
 
 
 def run(args: argparse.Namespace) -> int:

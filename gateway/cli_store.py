@@ -37,28 +37,32 @@ def add_parsers(sub: Any) -> None:
     ib = sub.add_parser("inbox", help="inspect, replay and prune the receiver's inbox")
     ib_sub = ib.add_subparsers(dest="inbox_command", required=True)
     ls = _where(ib_sub.add_parser("list", help="list handler jobs"))
-    ls.add_argument("--status", choices=JOB_STATUSES)
-    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--status", choices=JOB_STATUSES, help="only jobs in this status")
+    ls.add_argument("--limit", type=int, default=50, help="at most this many")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
     show = _where(ib_sub.add_parser("show", help="one job: its event and raw callback"))
-    show.add_argument("job_id", type=int, metavar="JOB_ID")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("job_id", type=int, metavar="JOB_ID", help="the job's id")
+    show.add_argument("--json", action="store_true", help="JSON for scripts")
     rp = _where(ib_sub.add_parser("replay", help="run jobs again"))
-    rp.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID")
-    rp.add_argument("--status", choices=[s for s in JOB_STATUSES if s != "running"])
+    rp.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID", help="jobs to replay")
+    rp.add_argument(
+        "--status",
+        choices=[s for s in JOB_STATUSES if s != "running"],
+        help="replay every job in this status",
+    )
     rp.add_argument("--dead", action="store_true", help="replay every dead-lettered job")
     pr = _where(ib_sub.add_parser("prune", help="remove handled jobs and old callbacks"))
     pr.add_argument(
         "--older-than", type=float, metavar="DAYS", help="default: [receiver] retention_days"
     )
     un = _where(ib_sub.add_parser("unroutable", help="callbacks no configured sender owns"))
-    un.add_argument("--limit", type=int, default=50)
-    un.add_argument("--json", action="store_true")
+    un.add_argument("--limit", type=int, default=50, help="at most this many")
+    un.add_argument("--json", action="store_true", help="JSON for scripts")
     _where(ib_sub.add_parser("stats", help="jobs per status, events and callbacks stored"))
 
 
 def _where(p: argparse.ArgumentParser, *, create: bool = False) -> argparse.ArgumentParser:
-    p.add_argument("--config", type=Path, default=_DEFAULT_CONFIG)
+    p.add_argument("--config", type=Path, default=_DEFAULT_CONFIG, help="config file")
     p.add_argument(
         "--store", metavar="URL", help="sqlite:///file or postgresql://… (over --config)"
     )

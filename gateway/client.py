@@ -10,6 +10,7 @@ twin cannot; ``send_many`` runs the plan's loops on threads or on tasks.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -209,7 +210,11 @@ class Gateway(_Base[Transport]):
 
         if batch.workers:
             with ThreadPoolExecutor(batch.workers, thread_name_prefix="flowgateway-send") as pool:
-                running = [pool.submit(work) for _ in range(batch.workers)]
+                # Each thread runs in a copy of the caller's context: its current span
+                # (OpenTelemetry) is the parent of the sends' spans, as on tasks.
+                running = [
+                    pool.submit(contextvars.copy_context().run, work) for _ in range(batch.workers)
+                ]
                 try:
                     for future in running:
                         future.result()

@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -214,23 +215,22 @@ class GatewayConfig(BaseModel):
         cls, v: dict[str, dict[str, Any]], info: ValidationInfo
     ) -> dict[str, dict[str, Any]]:
         gateway = info.data.get("gateway")
-        if not v and (gateway is None or gateway.store is None):
-            raise ValueError("at least one sender is required (or a [gateway] store holding them)")
-        for name, table in v.items():
-            if not isinstance(table.get("provider"), str):
-                raise ValueError(f"sender {name!r} needs a 'provider' key")
+        problems = sender_problems(v, has_store=gateway is not None and gateway.store is not None)
+        if problems:
+            first = problems[0]
+            raise ValueError(first.problem if first.key == "senders" else str(first))
         return v
 
     @model_validator(mode="after")
     def _references(self) -> GatewayConfig:
-        if self.gateway.store is not None:
-            return self  # senders may live in the store: names are checked when used
-        default = self.gateway.default_sender
-        if default is not None and default not in self.senders:
-            raise ValueError(f"gateway.default_sender {default!r} is not a configured sender")
-        for i, route in enumerate(self.routes):
-            if route.sender not in self.senders:
-                raise ValueError(f"routes[{i}].sender {route.sender!r} is not a configured sender")
+        problems = reference_problems(
+            self.gateway.default_sender,
+            [route.sender for route in self.routes],
+            self.senders,
+            has_store=self.gateway.store is not None,
+        )
+        if problems:
+            raise ValueError(str(problems[0]))
         return self
 
     @property
@@ -246,8 +246,17 @@ class GatewayConfig(BaseModel):
         return next(iter(self.senders)) if len(self.senders) == 1 else None
 
 
-def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
-    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value``."""
+def interpolate(
+    value: Any,
+    env: Mapping[str, str],
+    path: str = "",
+    missing: list[ConfigError] | None = None,
+) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in every string of ``value``.
+
+    An unset variable without a default raises ConfigError, or, given ``missing``, is
+    appended to it and replaced by ``""`` so that every one can be reported at once.
+    """
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
@@ -256,14 +265,83 @@ def interpolate(value: Any, env: Mapping[str, str], path: str = "") -> Any:
                 return env[name]
             if fallback is not None:
                 return fallback
-            raise ConfigError(path, f"environment variable {name} is not set")
+            error = ConfigError(path, f"environment variable {name} is not set")
+            if missing is None:
+                raise error
+            missing.append(error)
+            return ""
 
         return _VAR.sub(sub, value)
     if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{path}.{k}" if path else k) for k, v in value.items()}
+        return {
+            k: interpolate(v, env, f"{path}.{k}" if path else k, missing) for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [interpolate(v, env, f"{path}[{i}]", missing) for i, v in enumerate(value)]
     return value
+
+
+def is_url_key(key: str) -> bool:
+    """Whether a sender setting names a URL (``base_url``, ``auth_url``, ``callback_url``…)."""
+    return key == "url" or key.endswith("_url")
+
+
+def url_problem(value: Any) -> str | None:
+    """Why a URL setting is unusable, or None. Empty means "the adapter's default"."""
+    if not isinstance(value, str) or not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        # The value is not echoed: a URL may carry credentials (https://user:pass@host).
+        return "must be an absolute http(s) URL with a scheme, like https://host/path"
+    return None
+
+
+def sender_problems(senders: Mapping[str, Any], *, has_store: bool) -> list[ConfigError]:
+    """Every structural problem of the ``[senders]`` tables, each naming its key: none at
+    all, a missing ``provider``, a URL setting without a scheme. The settings themselves
+    are the adapters' to check (``gateway.config_check`` and ``Gateway`` do)."""
+    if not senders and not has_store:
+        return [
+            ConfigError(
+                "senders", "at least one sender is required (or a [gateway] store holding them)"
+            )
+        ]
+    problems: list[ConfigError] = []
+    for name, table in senders.items():
+        if not isinstance(table, Mapping):
+            continue  # the model's type check names it
+        if not isinstance(table.get("provider"), str):
+            problems.append(ConfigError(f"senders.{name}.provider", "needs a 'provider' key"))
+        for key, value in table.items():
+            problem = url_problem(value) if is_url_key(str(key)) else None
+            if problem:
+                problems.append(ConfigError(f"senders.{name}.{key}", problem))
+    return problems
+
+
+def reference_problems(
+    default_sender: Any,
+    route_senders: Sequence[Any],
+    senders: Mapping[str, Any],
+    *,
+    has_store: bool,
+) -> list[ConfigError]:
+    """Sender names used by ``[gateway] default_sender`` and ``[[routes]]`` that no
+    ``[senders]`` table defines (unchecked with a store: senders may live there)."""
+    if has_store:
+        return []
+    problems = []
+    if isinstance(default_sender, str) and default_sender not in senders:
+        problems.append(
+            ConfigError("gateway.default_sender", f"{default_sender!r} is not a configured sender")
+        )
+    for i, name in enumerate(route_senders):
+        if isinstance(name, str) and name not in senders:
+            problems.append(
+                ConfigError(f"routes[{i}].sender", f"{name!r} is not a configured sender")
+            )
+    return problems
 
 
 def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> GatewayConfig:

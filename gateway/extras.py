@@ -22,6 +22,7 @@ EXTRAS: Mapping[str, tuple[str, ...]] = {
     "fast": ("aiohttp",),
     "postgres": ("psycopg", "psycopg_pool"),
     "redis": ("redis",),
+    "otel": ("opentelemetry", "opentelemetry.sdk", "opentelemetry.exporter.prometheus"),
 }
 """Extra → the modules it must make importable (pyproject.toml's lists, by import name;
 ``fast``'s uvloop and httptools only speed things up, so nothing requires them)."""

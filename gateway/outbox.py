@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
+from gateway import telemetry
 from gateway.errors import ConfigError, GatewayError, OutcomeUnknown, ProviderError
 from gateway.group_commit import GroupCommit
 from gateway.log import get_logger
@@ -197,8 +198,11 @@ class OutboxWorker:
                 self.log.warning("worker.lease_lost", sends=sorted(lost))
 
     async def _one(self, job: OutboxJob) -> None:
+        started = time.perf_counter()
         try:
             outcome = await self._attempt(job)
+            if outcome is not None and telemetry.ENABLED:
+                telemetry.outbox_sent(job.sender, started, outcome.status, outcome.error_class)
             if outcome is not None:
                 await self._settles.submit(outcome)
                 self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
@@ -256,13 +260,18 @@ async def serve_outbox(
     stop: asyncio.Event,
     *,
     until_empty: bool = False,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> dict[str, int]:
     """Run one worker on ``config``'s store and limiter until ``stop`` is set (or, with
-    ``until_empty``, until nothing is due); returns its counts per outcome."""
+    ``until_empty``, until nothing is due); returns its counts per outcome.
+    ``metrics_port``: serve Prometheus's ``/metrics`` there (extra ``otel``)."""
     from gateway.client import AsyncGateway
 
     if config.gateway.store is None:
         raise ConfigError("gateway.store", "the outbox lives in the store: set [gateway] store")
+    if metrics_port is not None:
+        telemetry.serve_metrics(metrics_host, metrics_port)
     async with AsyncGateway(config) as gw:
         assert gw._store is not None
 
@@ -273,6 +282,8 @@ async def serve_outbox(
             return await gw._send(msg, pace_first=False)
 
         worker = OutboxWorker(gw._store, pace, send, settings)
+        if telemetry.ENABLED:
+            telemetry.observe_outbox(gw._store.outbox_counts)
         worker.log.info("worker.started", concurrency=settings.concurrency)
         run = asyncio.create_task(worker.run())
         watch = asyncio.create_task(_until(stop, gw._store, until_empty))

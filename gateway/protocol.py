@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from tenacity import RetryCallState
 
+from gateway import telemetry
 from gateway.auth import TokenCache
 from gateway.errors import ConfigError, GatewayError, ProviderError, RateLimited
 from gateway.events import SendReceipt
@@ -148,9 +149,18 @@ def exchange(
             if paced:  # one budget: what the slots took is no longer the pauses' to take
                 retries.kwargs["max_wait"] = _left(max_wait, paced)
             verdict = policy.after_failure(retries, exc)
-            core.failed(
-                sender, op, attempt, started, status_code, exc, will_retry=verdict.pause is not None
-            )
+            will_retry = verdict.pause is not None
+            core.failed(sender, op, attempt, started, status_code, exc, will_retry=will_retry)
+            if telemetry.ENABLED:
+                telemetry.attempt(
+                    op,
+                    sender.name,
+                    sender.provider,
+                    attempt,
+                    started,
+                    exc.category,
+                    will_retry=will_retry,
+                )
             if verdict.pause is None:
                 if (
                     verdict.late
@@ -166,6 +176,8 @@ def exchange(
             assert to is not None
             pacer.accepted(sender, to)
         core.succeeded(sender, op, attempt, started, outcome.status_code, result)
+        if telemetry.ENABLED:
+            telemetry.attempt(op, sender.name, sender.provider, attempt, started, "ok")
         return result
 
 
@@ -182,6 +194,8 @@ def _take_slot(
     reservation: Reservation = yield Acquire(pacer.limiter, pacer.rates(sender, to), max_wait)
     if not reservation.granted:
         raise past_max_wait(sender, reservation.wait, max_wait) from cause
+    if telemetry.ENABLED:
+        telemetry.limiter_waited(sender.name, sender.provider, reservation.wait)
     if reservation.wait > 0:
         yield Sleep(reservation.wait)
     return reservation.wait

@@ -92,6 +92,9 @@ class Emulator:
             p: SIMULATORS[p](a, clock, self.users) for p, a in accounts.items()
         }
         self._lock = threading.Lock()
+        self.senders: dict[str, tuple[str, str | None]] = {}
+        """Sender name → (provider, the number it serves): from :meth:`from_config`; a
+        sender's name addresses its provider wherever a provider's does (faults, …)."""
         self._asgi: Any = None
         self._webhook_hosts = frozenset(_host_key(h) for h in webhook_hosts)
         self._allow_remote_webhooks = allow_remote_webhooks
@@ -114,8 +117,9 @@ class Emulator:
         for table in config.senders.values():
             accounts.setdefault(table["provider"], dict(table))
         emulator = cls(accounts, **kwargs)
-        for table in config.senders.values():
-            emulator.serve(table["provider"], table)
+        for name, table in config.senders.items():
+            number = emulator.serve(table["provider"], table)
+            emulator.senders[name] = (table["provider"], number)
         return emulator
 
     def serve(self, provider: str, account: Mapping[str, Any]) -> str | None:
@@ -467,10 +471,17 @@ class Emulator:
         except (GatewayError, ValueError):
             return []
 
+    def provider_named(self, name: str | None) -> str:
+        """The provider ``name`` is, or the one of the configured sender ``name``."""
+        if name in self.sims:
+            return name
+        if name in self.senders:
+            return self.senders[name][0]
+        have = ", ".join([*self.sims, *(s for s in self.senders if s not in self.sims)])
+        raise KeyError(f"no emulated provider or sender {name!r} (have: {have})")
+
     def _sim(self, provider: str | None) -> Sim:
-        if provider not in self.sims:
-            raise KeyError(f"no emulated provider {provider!r} (have: {', '.join(self.sims)})")
-        return self.sims[provider]
+        return self.sims[self.provider_named(provider)]
 
     # -- ASGI ------------------------------------------------------------------------
 

@@ -130,10 +130,11 @@ def _optional_text(spec: Mapping[str, Any], key: str) -> str | None:
 
 
 def _provider(emulator: Emulator, name: str | None) -> str:
-    if name is None or name not in emulator.sims:
-        have = ", ".join(emulator.sims)
-        raise _ControlError(f"no emulated provider {name!r} (have: {have})")
-    return name
+    """A provider, named as itself or by one of its configured senders."""
+    try:
+        return emulator.provider_named(name)
+    except KeyError as exc:
+        raise _ControlError(str(exc.args[0])) from None
 
 
 def _not_found(exc: KeyError) -> _ControlError:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import inspect
 import json
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from gateway import telemetry
 from gateway.endpoint.crypto import (
     DecryptionError,
     MalformedRequest,
@@ -165,30 +167,32 @@ class FlowEndpoint:
 
     def handle(self, body: bytes, headers: Mapping[str, str]) -> EndpointResponse:
         """Handle one request with sync handlers."""
+        started = time.perf_counter()
         step = self._prepare(body, headers)
         if isinstance(step, EndpointResponse):
-            return step
+            return _traced(started, None, step)
         try:
             result = step.handler(step.request)
             if inspect.iscoroutine(result):
                 result.close()
                 raise TypeError("async handler: use handle_async")
         except Exception as exc:
-            return self._failed(step, exc)
-        return self._finish(step, result)
+            return _traced(started, step.request.action, self._failed(step, exc))
+        return _traced(started, step.request.action, self._finish(step, result))
 
     async def handle_async(self, body: bytes, headers: Mapping[str, str]) -> EndpointResponse:
         """Handle one request; handlers may be sync or async."""
+        started = time.perf_counter()
         step = self._prepare(body, headers)
         if isinstance(step, EndpointResponse):
-            return step
+            return _traced(started, None, step)
         try:
             result = step.handler(step.request)
             if inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
-            return self._failed(step, exc)
-        return self._finish(step, result)
+            return _traced(started, step.request.action, self._failed(step, exc))
+        return _traced(started, step.request.action, self._finish(step, result))
 
     def _prepare(self, body: bytes, headers: Mapping[str, str]) -> EndpointResponse | _Pending:
         if self.app_secrets and not self._signed(body, headers):
@@ -391,3 +395,9 @@ def _encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _traced(started: float, action: str | None, response: EndpointResponse) -> EndpointResponse:
+    if telemetry.ENABLED:
+        telemetry.endpoint(started, action, response.status)
+    return response

@@ -7,7 +7,8 @@ of the body, routed to the sender whose business id it names (:mod:`gateway.rece
 Handlers run from the store, so a crash, a restart or a failing handler loses nothing; a
 provider's redelivery of an event already stored is acknowledged and not handled again.
 ``GET {prefix}/{sender}`` answers Meta's ``hub.challenge`` handshake; ``GET /healthz``
-and ``GET /readyz`` report liveness and readiness.
+and ``GET /readyz`` report liveness and readiness; ``GET /metrics`` (extra ``otel``) the
+Prometheus metrics (:mod:`gateway.telemetry`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from gateway import telemetry
 from gateway.config import GatewayConfig, ReceiverSettings, load_config
 from gateway.core import GatewayCore
 from gateway.errors import GatewayError, SignatureError, UnsupportedFeature
@@ -59,6 +61,18 @@ _CLOSE = {"Connection": "close"}  # the body was not read to its end: no keep-al
 
 class _BodyTooLarge(Exception):
     pass
+
+
+class _Seen:
+    """What one callback was, for its span and metrics (the secrets-free part)."""
+
+    __slots__ = ("duplicates", "kinds", "new", "provider")
+
+    def __init__(self) -> None:
+        self.provider: str | None = None
+        self.kinds: list[str] = []
+        self.new = 0
+        self.duplicates = 0
 
 
 def dedup_key(provider: str, event: InboundEvent) -> str:
@@ -124,15 +138,15 @@ class WebhookReceiver:
         self._tools: Dispatcher | None = None
         self._stopping = False
         self._started = not autostart  # True: nothing to start on the first callback
-        self.asgi = Starlette(
-            routes=[
-                Route("/healthz", self._healthz, methods=["GET"]),
-                Route("/readyz", self._readyz, methods=["GET"]),
-                Route(f"{self.settings.path_prefix}/{{sender}}", self._post, methods=["POST"]),
-                Route(f"{self.settings.path_prefix}/{{sender}}", self._get, methods=["GET"]),
-            ],
-            lifespan=self.lifespan,
-        )
+        routes = [
+            Route("/healthz", self._healthz, methods=["GET"]),
+            Route("/readyz", self._readyz, methods=["GET"]),
+            Route(f"{self.settings.path_prefix}/{{sender}}", self._post, methods=["POST"]),
+            Route(f"{self.settings.path_prefix}/{{sender}}", self._get, methods=["GET"]),
+        ]
+        if telemetry.export_prometheus():  # without the extra: no route, a 404
+            routes.insert(2, Route("/metrics", self._metrics, methods=["GET"]))
+        self.asgi = Starlette(routes=routes, lifespan=self.lifespan)
 
     @classmethod
     def from_config(cls, path: str | Path, **kwargs: Any) -> WebhookReceiver:
@@ -174,6 +188,23 @@ class WebhookReceiver:
 
     async def _post(self, request: Request) -> Response:
         started = time.perf_counter()
+        if not telemetry.ENABLED:
+            return await self._receive(request, started, None)
+        seen = _Seen()
+        response = await self._receive(request, started, seen)
+        if seen.provider is not None:  # an unknown sender is no provider's callback
+            status = response.status_code
+            telemetry.webhook(
+                seen.provider,
+                started,
+                seen.kinds,
+                new=seen.new,
+                duplicates=seen.duplicates,
+                outcome="ok" if status == 200 else f"http_{status}",
+            )
+        return response
+
+    async def _receive(self, request: Request, started: float, seen: _Seen | None) -> Response:
         name = request.path_params["sender"]
         log = self.log.bind(sender=name)
         senders = self.core.senders
@@ -185,6 +216,8 @@ class WebhookReceiver:
         else:
             return JSONResponse({"error": f"unknown sender {name!r}"}, status_code=404)
         log = log.bind(provider=provider)
+        if seen is not None:
+            seen.provider = provider
         if not self._started:
             await self._start_unmounted()
         s = self.settings
@@ -240,6 +273,9 @@ class WebhookReceiver:
         if new and self._dispatcher is not None:
             self._dispatcher.notify()
         received = sum(len(d.events) for d in deliveries)
+        if seen is not None:
+            seen.kinds = [e.type for d in deliveries for e in d.events]
+            seen.new, seen.duplicates = new, duplicates
         log.info(
             "receiver.ok",
             verified=True,
@@ -333,6 +369,11 @@ class WebhookReceiver:
         return PlainTextResponse(challenge)
 
     # -- health ----------------------------------------------------------------------
+
+    async def _metrics(self, request: Request) -> Response:
+        """Prometheus scrape: every metric of prometheus-client's default registry."""
+        body, content_type = telemetry.prometheus_text()
+        return Response(body, media_type=content_type)
 
     def _alive(self) -> str | None:
         if self._dispatcher is None:

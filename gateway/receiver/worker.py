@@ -31,6 +31,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from structlog.stdlib import BoundLogger
 
+from gateway import telemetry
 from gateway.config import ReceiverSettings
 from gateway.events import event_from_dict
 from gateway.store import Job, Outcome, Store
@@ -316,7 +317,20 @@ class Dispatcher:
     # -- one job ---------------------------------------------------------------------
 
     async def run(self, job: Job) -> Outcome:
-        """Run ``job``'s handler (bounded by ``handler_timeout``) and say how it went."""
+        """Run ``job``'s handler (bounded by ``handler_timeout``) and say how it went;
+        in a span of its own (:mod:`gateway.telemetry`), the parent of the handler's."""
+        if not telemetry.ENABLED:
+            return await self._run(job)
+        with telemetry.handler_run(job.handler, job.type) as done:
+            outcome = await self._run(job)
+            error = None
+            if outcome.error is not None:  # the class name only: a message may hold data
+                error = outcome.error.partition(":")[0]
+                error = "Abandoned" if " " in error else error
+            done(error, outcome.error is not None and outcome.next_at is None)
+        return outcome
+
+    async def _run(self, job: Job) -> Outcome:
         log = self.log.bind(
             job=job.id, handler=job.handler, sender=job.sender, attempt=job.attempts
         )

@@ -103,8 +103,11 @@ def test_paced_send_many_keeps_to_the_tier(
         f"\n{kind}: {COUNT} sends at {achieved:.1f} msg/s ({achieved / RATE:.3f} of the tier), "
         f"at most {_most_in_one_second(arrivals)} in any 1 s"
     )
-    assert achieved == pytest.approx(RATE, rel=0.05)
+    # Never over the tier, and not one refusal: exact. The pace itself is held to ±5 % by
+    # the limiter's tests (the schedule it hands out); here the client and the emulator
+    # share a loaded CI machine, so arrival times only bound it from below loosely.
     assert achieved <= RATE
+    assert achieved >= 0.8 * RATE
 
 
 def test_unpaced_send_many_is_refused(emulator: EmulatorFixture) -> None:

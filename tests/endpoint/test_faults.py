@@ -25,6 +25,7 @@ from gateway.endpoint import (
     complete,
     next_screen,
 )
+from gateway.log import formatter
 from tests.endpoint.whatsapp import (
     APP_SECRET,
     decrypt_response,
@@ -38,13 +39,16 @@ KEY = private_key()
 SURROGATE = rb'{"version":"3.0","action":"data_exchange","screen":"S","data":{"s":"\ud800"}}'
 
 
+_RENDER = formatter("console")
+
+
 class _Errors(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
+        self.messages.append(_RENDER.format(record))  # the event and its fields
 
 
 @pytest.fixture

@@ -424,3 +424,19 @@ def test_junk_to_every_control_route_is_never_a_500(seed: int, posted: list[str]
         if resp.status_code >= 400:
             assert isinstance(resp.json()["error"], str)
     assert set(posted) <= {HOOK, *LOOPBACK}
+
+
+def test_faults_and_limits_take_a_sender_name_as_well_as_a_provider() -> None:
+    from gateway.config import parse_config
+    from gateway.emulator import Emulator
+    from tests.conftest import PROVIDERS
+
+    config = parse_config(
+        {"senders": {"shop": {"provider": "meta_cloud", **PROVIDERS["meta_cloud"]}}}, env={}
+    )
+    emulator = Emulator.from_config(config)
+    assert emulator.provider_named("shop") == "meta_cloud"
+    assert emulator.senders["shop"][0] == "meta_cloud"
+    emulator.inject("shop", "server_error")  # by sender name
+    with pytest.raises(KeyError, match="no emulated provider or sender 'nobody'"):
+        emulator.inject("nobody", "server_error")

@@ -73,7 +73,7 @@ def test_every_command_is_either_checked_or_needs_no_extra() -> None:
     commands = set(sub.choices)  # type: ignore[arg-type]
     no_extra = {"providers", "validate", "send", "register-key", "flows", "templates"}
     # SQLite is the stdlib's; PostgreSQL and Redis check themselves where they are used
-    no_extra |= {"store", "inbox", "send-many", "worker", "outbox"}
+    no_extra |= {"store", "inbox", "send-many", "worker", "outbox", "config"}
     assert commands == set(cli.NEEDS) | no_extra
 
 

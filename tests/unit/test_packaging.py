@@ -21,7 +21,13 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 PROJECT = PYPROJECT["project"]
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
 # distribution → module, where they differ
-IMPORT_NAMES = {"pyjwt": "jwt", "psycopg-pool": "psycopg_pool"}
+IMPORT_NAMES = {
+    "pyjwt": "jwt",
+    "psycopg-pool": "psycopg_pool",
+    "opentelemetry-api": "opentelemetry",
+    "opentelemetry-sdk": "opentelemetry.sdk",
+    "opentelemetry-exporter-prometheus": "opentelemetry.exporter.prometheus",
+}
 
 
 def _package_dirs() -> set[str]:

@@ -24,6 +24,7 @@ from gateway import ConfigError, FlowMessage, Gateway, cli
 from gateway.config import GatewayConfig, parse_config
 from gateway.core import GatewayCore
 from gateway.http import HttpRequest, HttpResponse
+from gateway.log import formatter
 from gateway.senders import (
     ENV_KEY,
     SecretBox,
@@ -72,6 +73,9 @@ class Counting:
         return getattr(self.store, name)
 
 
+_RENDER = formatter("console")  # the record as the library renders it: event and fields
+
+
 class Records(logging.Handler):
     """Every record of the ``flowgateway`` logger, rendered."""
 
@@ -80,7 +84,7 @@ class Records(logging.Handler):
         self.texts: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.texts.append(logging.Formatter().format(record))
+        self.texts.append(_RENDER.format(record))
 
     def named(self, event: str) -> list[str]:
         # The console renderer quotes 'event', the JSON one "event" (a CLI test may pick it).
