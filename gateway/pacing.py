@@ -10,7 +10,7 @@ A send by sender S to user U takes one slot on each of two keys of the limiter
   window to the tier (a burst of ``b`` lets ``tier + b - 1`` through after a pause), but
   sends leave a few milliseconds off their slots (thread wake-ups, the event loop): at
   the full tier, 201 of them were measured in some 1 s at 200/s; at 98 %, 197 — and 0.98
-  of the tier reached (``benchmarks``, README "Sending at scale").
+  of the tier reached (``benchmarks``, docs/scale.md).
 - ``pair:{provider}:{number}:{user}``, Meta's pair rate (``pair_interval``, default 6 s;
   ``pair_burst`` at once; over it → 131056). ``pair_interval = 0``: not paced.
 

@@ -174,13 +174,13 @@ class Sim:
     name: str
     """The provider's registry name (also the name of its module in ``sims/``)."""
     failure_sites: ClassVar[Mapping[str, FailureSite]]
-    """Where this provider reports each fault it can be given (README failure table)."""
+    """Where this provider reports each fault it can be given (docs/testing.md)."""
     default_webhook_path: str = ""
     system_messages = False  # emits user_changed_number / user_changed_user_id
     default_limits: ClassVar[Limits] = Limits()
     """The provider's documented limits (:mod:`gateway.emulator.limits`); none by default."""
     limit_sites: ClassVar[Mapping[LimitKind, LimitSite]] = {}
-    """What this provider answers for each limit it has (README "Limits" table)."""
+    """What this provider answers for each limit it has (the "Limits" table of docs/testing.md)."""
     credentials: ClassVar[tuple[str, ...]] = ()
     """The account keys a sender must share with the simulator's account to be served."""
 

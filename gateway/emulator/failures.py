@@ -2,7 +2,7 @@
 
 Each simulator declares its own sites (``Sim.failure_sites``, next to the code that emits
 them); :data:`gateway.emulator.FAILURE_LOCATIONS` gathers them for the control API, the
-tests and the README.
+tests and docs/testing.md.
 
 ``response``: the send's own HTTP answer says it failed (nothing is sent). ``webhook``: the
 send is accepted (200 and a message id) and the failure arrives later as the provider's
@@ -42,7 +42,7 @@ class FailureSite:
 def failure_table_markdown(
     locations: Mapping[str, Mapping[str, FailureSite]] | None = None,
 ) -> str:
-    """The README table: one row per provider and fault, from :data:`FAILURE_LOCATIONS`."""
+    """docs/testing.md's failure table: a row per provider and fault (:data:`FAILURE_LOCATIONS`)."""
     if locations is None:
         from gateway.emulator.registry import FAILURE_LOCATIONS  # the registry imports us
 

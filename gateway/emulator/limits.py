@@ -29,7 +29,7 @@ emulator's monotonic timer, read once per request):
 A send is checked after its body is validated and before it is accepted; a refusal takes
 no slot anywhere and leaves an injected ``window_closed`` fault for the next send. Rates
 of 0 are not enforced; ``enabled = False`` turns a provider's limits off. Each refusal is
-answered in the provider's own shape (:attr:`Sim.limit_sites`, the README "Limits"
+answered in the provider's own shape (:attr:`Sim.limit_sites`, the docs' "Limits"
 table) with ``Retry-After`` (whole seconds, at least 1) and counted per business number
 and error code.
 """
@@ -126,7 +126,7 @@ def _bounded(name: str, value: Any, low: float, high: float, *, integer: bool = 
 
 @dataclass(frozen=True)
 class LimitSite:
-    """What a provider answers when one of its limits refuses a send (README table)."""
+    """What a provider answers when one of its limits refuses a send (the docs' table)."""
 
     code: str
     """The error code counted: the provider's own, or the HTTP status where it has none."""
@@ -281,7 +281,7 @@ def limits_table_markdown(
     sites: Mapping[str, Mapping[LimitKind, LimitSite]] | None = None,
     defaults: Mapping[str, Limits] | None = None,
 ) -> str:
-    """The README "Limits" table: one row per provider and limit, from the simulators."""
+    """docs/testing.md's "Limits" table: a row per provider and limit, from the simulators."""
     if sites is None or defaults is None:
         from gateway.emulator.registry import SIMULATORS  # the registry imports base
 

@@ -24,7 +24,16 @@ def test_readme_example_runs(block: str) -> None:
     exec(compile(block, str(README), "exec"), {})  # noqa: S102 - our own README
 
 
-def test_readme_failure_table_is_the_emulators() -> None:
+def test_the_docs_failure_table_is_the_emulators() -> None:
     from gateway.emulator import failure_table_markdown
 
-    assert failure_table_markdown() in README.read_text(encoding="utf-8")
+    testing = README.parent / "docs" / "testing.md"  # the reference lives in the docs
+    assert failure_table_markdown() in testing.read_text(encoding="utf-8")
+
+
+def test_readme_links_to_docs_pages_that_exist() -> None:
+    import re as re_
+
+    links = re_.findall(r"\]\((docs/[^)#]+)", README.read_text(encoding="utf-8"))
+    assert links
+    assert [link for link in links if not (README.parent / link).is_file()] == []
