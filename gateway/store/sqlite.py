@@ -12,6 +12,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -59,19 +60,41 @@ class SQLiteStore(SqlStore):
             _create_private(Path(self.path))
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            # The timeout first: switching a new file to WAL takes a lock that another
-            # process opening it at the same moment may hold.
-            self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
-            if migrate:
-                self.migrate()
-            else:
-                need_schema(self)
         except sqlite3.Error as exc:
-            raise ConfigError(
-                "gateway.store", f"cannot open the store {self.path}: {exc}"
-            ) from None
+            reason = f"cannot open the store {self.path}: {exc}"
+            raise ConfigError("gateway.store", reason) from None
+        # SQLite does not call its busy handler while another connection recovers the
+        # WAL of a process that died (SQLITE_BUSY_RECOVERY): "locked" at open is retried
+        # until busy_timeout, like any other lock.
+        deadline = time.monotonic() + max(busy_timeout, 1.0)
+        while True:
+            try:
+                self._open(migrate)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._db.close()
+                reason = f"cannot open the store {self.path}: {exc}"
+                raise ConfigError("gateway.store", reason) from None
+            except sqlite3.Error as exc:
+                self._db.close()
+                reason = f"cannot open the store {self.path}: {exc}"
+                raise ConfigError("gateway.store", reason) from None
+
+    def _open(self, migrate: bool) -> None:
+        # The timeout first: switching a new file to WAL takes a lock that another
+        # process opening it at the same moment may hold.
+        self._db.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
+        # Read the version first: a store already migrated (every start but the
+        # first) takes no write lock to open, however busy other processes are.
+        if migrate and self.schema_version() < migrations.latest(self.migrations):
+            self.migrate()
+        else:
+            need_schema(self)
 
     @contextlib.contextmanager
     def tx(self) -> Iterator[Db]:
@@ -91,6 +114,17 @@ class SQLiteStore(SqlStore):
                     with contextlib.suppress(sqlite3.Error):
                         self._db.execute("ROLLBACK")
                 raise
+
+    def schema_version(self) -> int:
+        """The migration version applied (0: none); a plain read, no write lock."""
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT MAX(version) FROM flowgateway_schema").fetchone()
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+                return 0  # nothing applied yet
+        return int(row[0]) if row and row[0] is not None else 0
 
     def bind_key(self, key: str) -> str | bytes:
         """``key``, or its exact bytes when it holds a lone surrogate (JSON's ``\\udc00``
