@@ -16,6 +16,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from gateway import cli_play
 from gateway.client import Gateway
 from gateway.manage import FLOW_CATEGORIES, FlowJSONInvalid
 
@@ -48,6 +49,7 @@ def add_parsers(sub: Any) -> None:
     pv.add_argument("--screen", help="first screen (navigate)")
     pv.add_argument("--flow-token", help="token echoed in the preview's replies")
     pv.add_argument("--data", help="first-screen data as a JSON object")
+    cli_play.add_parser(fl_sub)
 
     tp = sub.add_parser("templates", help="list or delete message templates")
     tp_sub = tp.add_subparsers(dest="templates_command", required=True)
@@ -73,6 +75,8 @@ def _common(c: argparse.ArgumentParser) -> None:
 def run_flows(args: argparse.Namespace) -> int:
     """``flowgateway flows …``; exits 1 on local errors before any request."""
     cmd = args.flows_command
+    if cmd == "play":
+        return cli_play.run(args)
     if cmd == "deploy":
         text = args.file.read_text(encoding="utf-8")
         try:
