@@ -25,7 +25,7 @@ import ipaddress
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast, get_args
+from typing import TYPE_CHECKING, Any, cast, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -49,6 +49,9 @@ from gateway.errors import ConfigError, GatewayError, OutcomeUnknown
 from gateway.extras import require
 from gateway.http import HttpRequest, HttpResponse
 from gateway.transport import encode_form
+
+if TYPE_CHECKING:
+    from gateway.flowjson.player import PlayResult
 
 DEFAULT_ANSWERS: dict[str, Any] = {"date": "2026-12-01", "slot": "10:30", "notes": "window seat"}
 DEFAULT_STATUSES = ("sent", "delivered", "read")
@@ -396,6 +399,38 @@ class Emulator:
             if sent.message_id == message_id:
                 return sent
         raise KeyError(f"no message {message_id!r} was sent to the emulator")
+
+    def play(
+        self,
+        message_id: str,
+        flow_json: str | bytes | Mapping[str, Any],
+        answers: Mapping[str, Any],
+        *,
+        endpoint: Any = None,
+        statuses: Iterable[str] = DEFAULT_STATUSES,
+    ) -> tuple[PlayResult, list[WebhookCall]]:
+        """The user of ``message_id`` plays its Flow (``flow_json``) with the scripted
+        ``answers`` through ``endpoint`` (a :class:`~gateway.endpoint.FlowEndpoint`, in
+        process, sealed as the client seals it), as :func:`gateway.flowjson.player.play`
+        does; when the walk completes, the provider's own webhooks for that completion
+        (statuses first). Post them to the receiver as the control API's ``complete``
+        does. Findings leave the webhooks empty: the Flow never completed.
+        """
+        from gateway.flowjson.player import play
+
+        sent = self.message(message_id)
+        exchange = None
+        if endpoint is not None:
+            from gateway.flowjson.player_exchange import endpoint_exchange
+
+            exchange = endpoint_exchange(endpoint)
+        token = sent.flow_token or "unused"  # a Flow sent without one is answered with it
+        result = play(flow_json, answers, exchange=exchange, flow_token=token)
+        if result.completion is None or result.findings:
+            return result, []
+        response = dict(result.completion.get("response_json", {}))
+        response.pop("flow_token", None)  # the provider's webhook adds the message's own
+        return result, self.callbacks(message_id, response, statuses)
 
     def callbacks(
         self,

@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from gateway.cli import main
+from gateway.core import GatewayCore
 from gateway.endpoint import FlowEndpoint, FlowRequest, FlowTokenInvalid, next_screen
 from gateway.flowjson.player import ExchangeError, PlayResult, play
 from gateway.flowjson.player_exchange import endpoint_exchange, http_exchange
@@ -359,3 +360,70 @@ def test_exchange_error_carries_the_status() -> None:
     error = ExchangeError("gone", status_code=427)
     assert error.status_code == 427
     assert error.message == "gone"
+
+
+# -- with the emulator: the Flow a sent message carries, played to the provider's webhook ---
+
+
+@pytest.mark.parametrize("sender", ["meta", "sinch", "onemsg"])
+def test_the_emulator_plays_a_sent_flow_into_its_providers_completion_webhook(
+    sender: str,
+) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from gateway import FlowCompleted, FlowMessage, Gateway
+    from gateway.bundled import DEFAULT_CONFIG
+    from gateway.config import load_config
+    from gateway.emulator import Emulator, InProcessTransport
+
+    config = load_config(DEFAULT_CONFIG)
+    emulator = Emulator.from_config(config)
+    msg = FlowMessage(
+        to="+16505551234",
+        sender=sender,
+        flow_id="1",
+        flow_cta="Start",
+        body="Hi",
+        screen="ASK",
+        data={"heading": "Hello"},
+        flow_token="player-42",
+    )
+    with Gateway(
+        GatewayCore.from_config(config), transport=InProcessTransport(emulator.respond)
+    ) as gw:
+        receipt = gw.send(msg)
+        assert receipt.message_id is not None
+        flow = {**GREET, "screens": [{**s, "data": s.get("data")} for s in GREET["screens"]]}
+        answers = {"_data": {"heading": "Hello"}, **ANSWERS}
+        result, calls = emulator.play(
+            receipt.message_id, flow, answers, endpoint=_greeter(), statuses=()
+        )
+        assert result.findings == ()
+        [call] = calls
+        query = dict(parse_qsl(urlsplit(call.url).query))
+        [done] = gw.handle_webhook(sender, call.body, call.headers, query)
+    assert isinstance(done, FlowCompleted)
+    assert done.flow_token == "player-42"
+    assert done.reply_to == receipt.message_id
+    assert done.response == {
+        k: v for k, v in result.completion["response_json"].items() if k != "flow_token"
+    }
+
+
+def test_a_flow_that_does_not_complete_posts_no_webhook() -> None:
+    from gateway import FlowMessage, Gateway
+    from gateway.bundled import DEFAULT_CONFIG
+    from gateway.config import load_config
+    from gateway.emulator import Emulator, InProcessTransport
+
+    config = load_config(DEFAULT_CONFIG)
+    emulator = Emulator.from_config(config)
+    msg = FlowMessage(to="+16505551234", flow_id="1", flow_cta="Go", body="Hi", screen="ASK")
+    with Gateway(
+        GatewayCore.from_config(config), transport=InProcessTransport(emulator.respond)
+    ) as gw:
+        receipt = gw.send(msg)
+    assert receipt.message_id is not None
+    result, calls = emulator.play(receipt.message_id, GREET, {"ASK": {}}, endpoint=_greeter())
+    assert result.findings
+    assert calls == []
