@@ -162,3 +162,15 @@ class HttpResponse:
             return max(0.0, (when - parsedate_to_datetime(now_hdr)).total_seconds())
         except (TypeError, ValueError):
             return None
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` is UTF-8 text: JSON's ``"\\udc00"`` decodes to a lone
+    surrogate, which no wire, file or database column can carry."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -31,6 +31,7 @@ from gateway.endpoint.crypto import (
     to_json,
 )
 from gateway.errors import SignatureError
+from gateway.http import encodable
 from gateway.log import get_logger
 from gateway.signing import check_hub_signature
 
@@ -355,7 +356,7 @@ def _request(payload: dict[str, Any]) -> FlowRequest | str:
         return "the payload has no action"
     for name in _READ:
         value = payload.get(name)
-        if isinstance(value, str) and not _encodable(value):
+        if isinstance(value, str) and not encodable(value):
             return f"{name} is not valid Unicode"  # a lone surrogate we could not echo
     data = payload.get("data")
     screen = payload.get("screen")
@@ -387,14 +388,6 @@ def _brief(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else type(value).__name__
     return text[:200]
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _traced(started: float, action: str | None, response: EndpointResponse) -> EndpointResponse:

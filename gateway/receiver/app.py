@@ -45,7 +45,7 @@ from gateway.events import (
     event_to_dict,
 )
 from gateway.group_commit import GroupCommit
-from gateway.http import mask_headers
+from gateway.http import encodable, mask_headers
 from gateway.log import get_logger
 from gateway.receiver.routing import Routed, Unroutable, route
 from gateway.receiver.worker import Dispatcher, Handler
@@ -498,12 +498,7 @@ class WebhookReceiver:
 def _check_name(label: str) -> None:
     """A handler name is stored with each job and looked up when it runs: it must
     survive every engine unchanged."""
-    try:
-        label.encode()
-        ok = bool(label) and label.isprintable()
-    except UnicodeEncodeError:
-        ok = False
-    if not ok:
+    if not (label and label.isprintable() and encodable(label)):
         raise ValueError(f"handler name {label!r}: printable text only")
 
 

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
+from gateway.http import encodable
 from gateway.store.base import (
     JOBS,
     Delivery,
@@ -426,19 +427,10 @@ def _statuses(
                 if (
                     isinstance(message_id, str)
                     and isinstance(status, str)
-                    and (message_id.isascii() or _encodable(message_id))
+                    and encodable(message_id)  # a lone surrogate is no id we sent
                 ):
                     out.append((message_id, status, d.received_at))
     return out
-
-
-def _encodable(text: str) -> bool:
-    """A lone surrogate (valid in JSON) is no id we ever sent: skip it, do not fail."""
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _sender(row: tuple[Any, ...]) -> StoredSender:

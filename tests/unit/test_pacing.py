@@ -91,6 +91,9 @@ def meta(**settings: Any) -> Any:
     return get_adapter("meta_cloud", **{**META_SETTINGS, **settings})
 
 
+pytest_plugins = ["tests.unit.twin_fixture"]  # the sync/async ``twin`` fixture
+
+
 class Twin:
     """A Gateway or an AsyncGateway on a fake clock and an httpx.MockTransport, driven
     through one synchronous interface; ``times`` holds the clock at each request."""
@@ -156,20 +159,6 @@ class Twin:
         self.run(self.gw.close())
         if self._loop is not None:
             self._loop.close()
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Iterator[Callable[..., Twin]]:
-    made: list[Twin] = []
-
-    def make(*args: Any, **kwargs: Any) -> Twin:
-        t = Twin(request.param, *args, **kwargs)
-        made.append(t)
-        return t
-
-    yield make
-    for t in made:
-        t.close()
 
 
 @pytest.fixture

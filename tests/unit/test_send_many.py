@@ -38,22 +38,10 @@ from tests.unit.test_pacing import (
     ok,
 )
 
+pytest_plugins = ["tests.unit.twin_fixture"]  # the sync/async ``twin`` fixture, shared
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "config/gateway.toml")
-
-
-@pytest.fixture(params=["sync", "async"])
-def twin(request: pytest.FixtureRequest) -> Any:
-    made: list[Twin] = []
-
-    def make(*args: Any, **kwargs: Any) -> Twin:
-        t = Twin(request.param, *args, **kwargs)
-        made.append(t)
-        return t
-
-    yield make
-    for t in made:
-        t.close()
 
 
 def unreachable_every_fifth(request: httpx.Request) -> httpx.Response:
