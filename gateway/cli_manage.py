@@ -40,15 +40,18 @@ def add_parsers(sub: Any) -> None:
     dp.add_argument("--no-publish", action="store_true", help="leave it as a draft")
     dp.add_argument("--endpoint-uri", help="the data-exchange endpoint of the flow")
     for name in ("deploy", *_FLOW_ACTIONS):
-        c = dp if name == "deploy" else fl_sub.add_parser(name, help=f"{name} flows")
-        if name not in ("deploy", "list"):
+        if name == "preview":  # FLOW_ID at the provider, or a FLOW.json played here
+            c = cli_play.add_preview_parser(fl_sub)
+        else:
+            c = dp if name == "deploy" else fl_sub.add_parser(name, help=f"{name} flows")
+        if name not in ("deploy", "list", "preview"):
             c.add_argument("flow_id", metavar="FLOW_ID", help="the flow's id")
         _common(c)
     pv = fl_sub.choices["preview"]
     pv.add_argument("--interactive", action="store_true", help="an interactive preview")
     pv.add_argument("--screen", help="first screen (navigate)")
     pv.add_argument("--flow-token", help="token echoed in the preview's replies")
-    pv.add_argument("--data", help="first-screen data as a JSON object")
+    pv.add_argument("--data", metavar="JSON|@FILE", help="first-screen data, a JSON object")
     cli_play.add_parser(fl_sub)
 
     tp = sub.add_parser("templates", help="list or delete message templates")
@@ -77,6 +80,14 @@ def run_flows(args: argparse.Namespace) -> int:
     cmd = args.flows_command
     if cmd == "play":
         return cli_play.run(args)
+    if cmd == "preview" and cli_play.is_local(args.flow_id):
+        return cli_play.run_preview(args)
+    if cmd == "preview":
+        local = [f"--{k.replace('_', '-')}" for k in cli_play.LOCAL_ONLY if getattr(args, k)]
+        if local:
+            why = f"{', '.join(local)} need a FLOW.json, not a FLOW_ID"
+            print(f"flowgateway flows preview: {why}", file=sys.stderr)
+            return 2
     if cmd == "deploy":
         text = args.file.read_text(encoding="utf-8")
         try:
@@ -103,7 +114,7 @@ def run_flows(args: argparse.Namespace) -> int:
         elif cmd == "get":
             _show(args, flows.get(args.flow_id, sender=sender), _fields)
         elif cmd == "preview":
-            data = json.loads(args.data) if args.data else None
+            data = cli_play.read_data(args.data)
             got = flows.preview(
                 args.flow_id, sender=sender, interactive=args.interactive or None,
                 screen=args.screen, data=data, flow_token=args.flow_token,

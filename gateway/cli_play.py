@@ -1,9 +1,11 @@
-"""``flowgateway flows play``: walk a Flow JSON with a scripted user, offline.
+"""``flowgateway flows play`` and ``flows preview``: a Flow JSON walked offline, by a
+scripted user or by you in a local web page.
 
-Prints the walk as a transcript (``--json``: the whole :class:`PlayResult`). The endpoint,
-if the Flow has one, is an in-process ``FlowEndpoint`` (``--app module:attribute``) or a
-URL with the business public key (``--endpoint URL --public-key PEM``). Exit 0 when the
-Flow completes without a finding, 1 on findings, 2 for bad input.
+``play`` prints the walk as a transcript (``--json``: the whole :class:`PlayResult`);
+exit 0 when the Flow completes without a finding, 1 on findings, 2 for bad input.
+``preview`` serves :mod:`gateway.preview` on loopback until Ctrl-C. The endpoint, if the
+Flow has one, is an in-process ``FlowEndpoint`` (``--app module:attribute``) or a URL
+with the business public key (``--endpoint URL --public-key PEM``).
 """
 
 from __future__ import annotations
@@ -30,11 +32,45 @@ def add_parser(flows_sub: Any) -> None:
         help='{screen_id: {field: value, "_action": "footer|<name>|back"}}',
     )
     p.add_argument("--token", default=None, help="the flow_token (default: a fixed test token)")
+    _endpoint_arguments(p)
+    p.add_argument("--json", action="store_true", help="the whole result as JSON")
+
+
+def add_preview_parser(flows_sub: Any) -> Any:
+    """``flows preview``: a local FLOW.json in a page here, or (a FLOW_ID) Meta's web
+    preview URL of a Flow at the provider; the caller adds the provider's options."""
+    p = flows_sub.add_parser(
+        "preview",
+        help="click through FLOW.json in a local page, or get a FLOW_ID's web preview URL",
+        description="With FLOW.json: serve a page on 127.0.0.1 that draws each screen and "
+        "plays it as you click, endpoint exchanges included (Restart re-reads the file; no "
+        "network needed). With a FLOW_ID: the provider's web preview URL.",
+    )
+    p.add_argument("flow_id", metavar="FLOW.json|FLOW_ID", help="a Flow JSON file, or a flow id")
+    _endpoint_arguments(p)
+    p.add_argument(
+        "--init",
+        action="store_true",
+        help="FLOW.json: open with an INIT request to the endpoint (flow_action data_exchange)",
+    )
+    p.add_argument("--port", type=int, default=8765, help="FLOW.json: the port (0: a free one)")
+    p.add_argument("--open", action="store_true", help="FLOW.json: open the page in a browser")
+    return p
+
+
+LOCAL_ONLY = ("app", "endpoint", "public_key", "app_secret", "init", "open")
+
+
+def is_local(target: str) -> bool:
+    """Whether ``flows preview``'s argument names a Flow JSON file, not a flow id."""
+    return target.lower().endswith(".json") or Path(target).is_file()
+
+
+def _endpoint_arguments(p: Any) -> None:
     p.add_argument("--app", metavar="MODULE:ENDPOINT", help="an in-process FlowEndpoint")
     p.add_argument("--endpoint", metavar="URL", help="the endpoint's URL")
     p.add_argument("--public-key", type=Path, metavar="PEM", help="the business public key")
     p.add_argument("--app-secret", help="sign requests with X-Hub-Signature-256")
-    p.add_argument("--json", action="store_true", help="the whole result as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +91,54 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.transcript())
     return 1 if result.findings else 0
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    require("server", "flows preview")
+    from gateway.emulator.server import LoopbackServer
+    from gateway.flowjson.player import DEFAULT_TOKEN
+    from gateway.flowjson.player_session import FlowSession
+    from gateway.preview import preview_app
+
+    file = Path(args.flow_id)
+    try:
+        file.read_bytes()  # a missing file is an error now, not a page later
+        if args.interactive or args.sender:
+            raise ValueError("--interactive and --sender are for a FLOW_ID at the provider")
+        data = read_data(args.data)
+        exchange = _exchange(args)
+        server = LoopbackServer(port=args.port)
+    except (OSError, ValueError) as exc:
+        print(f"flowgateway flows preview: {exc}", file=sys.stderr)
+        return 2
+    session = FlowSession(
+        file.read_bytes,
+        exchange=exchange,
+        flow_token=args.flow_token or DEFAULT_TOKEN,
+        data=data,
+        screen=args.screen,
+        init=args.init,
+    )
+    url = f"{server.url}/"
+    server.listen()  # the URL works as soon as it is printed
+    print(f"Previewing {file} at {url} (Ctrl-C to stop)", flush=True)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(url)
+    server.run(preview_app(session, title=f"{file.name} — Flow preview"))
+    return 0
+
+
+def read_data(value: str | None) -> dict[str, Any] | None:
+    """``--data``: a JSON object, inline or ``@file``."""
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("--data must be a JSON object")
+    return data
 
 
 def _exchange(args: argparse.Namespace) -> Any:

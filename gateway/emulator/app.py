@@ -51,7 +51,8 @@ from gateway.http import HttpRequest, HttpResponse
 from gateway.transport import encode_form
 
 if TYPE_CHECKING:
-    from gateway.flowjson.player import PlayResult
+    from gateway.endpoint import FlowEndpoint
+    from gateway.flowjson.player import Exchange, PlayResult
 
 DEFAULT_ANSWERS: dict[str, Any] = {"date": "2026-12-01", "slot": "10:30", "notes": "window seat"}
 DEFAULT_STATUSES = ("sent", "delivered", "read")
@@ -406,20 +407,28 @@ class Emulator:
         flow_json: str | bytes | Mapping[str, Any],
         answers: Mapping[str, Any],
         *,
-        endpoint: Any = None,
+        endpoint: FlowEndpoint | None = None,
+        exchange: Exchange | None = None,
         statuses: Iterable[str] = DEFAULT_STATUSES,
     ) -> tuple[PlayResult, list[WebhookCall]]:
         """The user of ``message_id`` plays its Flow (``flow_json``) with the scripted
-        ``answers`` through ``endpoint`` (a :class:`~gateway.endpoint.FlowEndpoint`, in
-        process, sealed as the client seals it), as :func:`gateway.flowjson.player.play`
-        does; when the walk completes, the provider's own webhooks for that completion
-        (statuses first). Post them to the receiver as the control API's ``complete``
-        does. Findings leave the webhooks empty: the Flow never completed.
+        ``answers``, as :func:`gateway.flowjson.player.play` does, through ``endpoint`` (a
+        :class:`~gateway.endpoint.FlowEndpoint`, in process, sealed as the client seals
+        it) or through ``exchange`` (any :data:`~gateway.flowjson.player.Exchange`, e.g.
+        :func:`~gateway.flowjson.player_exchange.http_exchange` for an endpoint served
+        over HTTP; not both: ``ValueError``). When the walk completes, the provider's own
+        webhooks for that completion (statuses first). Post them to the receiver as the
+        control API's ``complete`` does. Findings leave the webhooks empty: the Flow never
+        completed.
+
+        ``exchange`` blocks while the endpoint answers: an endpoint served by the calling
+        thread's event loop needs this called from another thread (``asyncio.to_thread``).
         """
         from gateway.flowjson.player import play
 
+        if endpoint is not None and exchange is not None:
+            raise ValueError("give the endpoint or an exchange, not both")
         sent = self.message(message_id)
-        exchange = None
         if endpoint is not None:
             from gateway.flowjson.player_exchange import endpoint_exchange
 

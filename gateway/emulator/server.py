@@ -12,12 +12,17 @@ from gateway.log import install_log_redaction
 
 
 class LoopbackServer:
-    """uvicorn on a free 127.0.0.1 port: the port is known before the app is built."""
+    """uvicorn on 127.0.0.1 (``port`` 0: a free one): the port is known before the app
+    is built."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind(("127.0.0.1", port))
+        except OSError:
+            self._sock.close()
+            raise
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._server: Any = None
@@ -47,6 +52,19 @@ class LoopbackServer:
         if self._task is not None:
             await self._task
         self._sock.close()
+
+    def listen(self) -> None:
+        """Accept connections from now on (they wait until the app serves them)."""
+        self._sock.listen(2048)
+
+    def run(self, app: Any) -> None:
+        """Serve in the foreground until Ctrl-C (the preview command)."""
+        try:  # uvicorn stops gracefully, then raises the signal again: Ctrl-C ends quietly
+            asyncio.run(self._make(app))
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._sock.close()
 
     # In a background thread (tests, the pytest plugin) ------------------------------
 

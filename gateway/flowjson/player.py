@@ -70,6 +70,8 @@ class ExchangeError(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Finding:
+    """What the client would refuse or never reach: its kind, the screen and the path."""
+
     kind: FindingKind
     screen: str | None
     path: str
@@ -99,6 +101,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlayResult:
+    """A walk: its steps, its findings and, when it completed, the ``nfm_reply``."""
+
     steps: tuple[Step, ...]
     findings: tuple[Finding, ...]
     completion: dict[str, Any] | None
@@ -126,19 +130,28 @@ def play(
 ) -> PlayResult:
     """Walk ``flow`` with the scripted ``answers``; never raises for a bad flow or a bad
     endpoint (they are findings)."""
-    issues = [i for i in validate_flow_json(flow, purpose="send") if i.severity == "error"]
-    if issues:
-        findings = tuple(
-            Finding(kind="invalid_flow", screen=None, path=i.path, message=f"{i.error} {i.message}")
-            for i in issues
-        )
+    model, findings = load_flow(flow)
+    if model is None:
         return PlayResult(steps=(), findings=findings, completion=None)
-    doc = json.loads(flow) if isinstance(flow, str | bytes) else dict(flow)
-    walk = _Walk(m.FlowJSON.model_validate(doc), answers, exchange, flow_token, clock)
+    walk = _Walk(model, answers, exchange, flow_token, clock)
     walk.run(max_steps)
     return PlayResult(
         steps=tuple(walk.steps), findings=tuple(walk.findings), completion=walk.completion
     )
+
+
+def load_flow(
+    flow: str | bytes | Mapping[str, Any],
+) -> tuple[m.FlowJSON | None, tuple[Finding, ...]]:
+    """The typed Flow, or ``None`` and the validator's errors as ``invalid_flow`` findings."""
+    issues = [i for i in validate_flow_json(flow, purpose="send") if i.severity == "error"]
+    if issues:
+        return None, tuple(
+            Finding(kind="invalid_flow", screen=None, path=i.path, message=f"{i.error} {i.message}")
+            for i in issues
+        )
+    doc = json.loads(flow) if isinstance(flow, str | bytes) else dict(flow)
+    return m.FlowJSON.model_validate(doc), ()
 
 
 class _Stop(Exception):
@@ -173,7 +186,7 @@ class _Walk:
         try:
             self._open()
             for _ in range(max_steps):
-                self._turn()
+                self._turn(self._entry())
             raise self._fail(
                 "never_completed",
                 self.screen,
@@ -194,9 +207,9 @@ class _Walk:
             raise self._fail("outside_routing", None, "_screen", f"no screen {first!r} in the Flow")
         self._show(first, data, origin=None, where="_data")
 
-    def _turn(self) -> None:
+    def _turn(self, entry: dict[str, Any]) -> None:
+        """The user fills the form from ``entry`` and presses what it names."""
         screen = self.screens[self.screen]
-        entry = self._entry()
         self.form.update({k: v for k, v in entry.items() if not k.startswith("_")})
         scope = self._scope(self.form)
         comps = list(shown(screen.layout.children, scope))

@@ -186,7 +186,7 @@ def _num(value: Any) -> float | int:
 
 def _binary(op: str, left: Any, right: Any) -> Any:
     if op == _CONCAT:
-        return f"{_text(left)}{_text(right)}"
+        return f"{as_text(left)}{as_text(right)}"
     if op == "==":
         return left == right
     if op == "!=":
@@ -206,7 +206,8 @@ def _binary(op: str, left: Any, right: Any) -> Any:
     return int(result) if isinstance(result, float) and result.is_integer() else result
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as the client shows it in text: empty for null, JSON's true/false."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -228,7 +229,7 @@ def shown(children: list[Any], scope: Scope) -> Iterator[Any]:
             yield from shown(comp.then if hold else (comp.else_ or []), scope)
         elif isinstance(comp, m.Switch):
             key = evaluate(comp.value, scope)
-            yield from shown(comp.cases.get(_text(key), []), scope)
+            yield from shown(comp.cases.get(as_text(key), []), scope)
         elif truthy(getattr(comp, "visible", None), scope, True):
             yield comp
 
@@ -269,12 +270,12 @@ def describe(comp: Any, scope: Scope, form: Mapping[str, Any]) -> str:
         label = evaluate(getattr(comp, "label", None), scope)
         value = form.get(comp.name)
         shown_value = "" if value is None else f" = {value!r}"
-        return f"{kind} {comp.name} ({_text(label) if label else comp.name}){shown_value}"
+        return f"{kind} {comp.name} ({as_text(label) if label else comp.name}){shown_value}"
     for prop in ("text", "label"):
         value = getattr(comp, prop, None)
         if value is not None:
             got = evaluate(value, scope)
-            text = " / ".join(map(_text, got)) if isinstance(got, list) else _text(got)
+            text = " / ".join(map(as_text, got)) if isinstance(got, list) else as_text(got)
             return f"{kind}: {text[:120]}"
     return kind
 

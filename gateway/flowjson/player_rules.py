@@ -98,7 +98,7 @@ def check_inputs(inputs: list[Input], form: dict[str, Any], scope: Scope) -> lis
                     (
                         "unfillable_required",
                         path,
-                        f"{comp.type} {comp.name!r} is required and the script leaves it empty",
+                        f"{comp.type} {comp.name!r} is required and left empty",
                     )
                 )
             continue

@@ -1,7 +1,8 @@
 """The distribution as a user gets it: build the sdist and the wheel from a copy of the
 tree, install the wheel into a fresh venv outside the repository, and run it there from
 an empty directory — first without extras (one-line messages), then with ``[server]``
-(the demo and the pytest plugin's ``emulator`` fixture).
+(the demo and the pytest plugin's ``emulator`` fixture), then with ``[server,crypto]``
+(the demo's data-exchange row).
 
 Marked ``wheel``: left out of the default ``pytest`` run (about a minute, and it installs
 from the package registry); ``make test-wheel`` and ``.ci/run`` run it.
@@ -12,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import tomllib
+import urllib.request
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -173,7 +176,63 @@ def test_with_the_server_extra_the_demo_and_the_emulator_fixture_work(
     out = _ok(_run([venv / "bin/flowgateway", "demo"], empty))
     assert "9 round trips over 5 providers" in out
     assert "the same FlowCompleted from each" in out
+    # Without `crypto` the data-exchange row is left out, and one line says why.
+    assert "demo-endpoint-3" not in out
+    hint = "the demo's data-exchange row needs the 'crypto' extra: "
+    hint += "pip install 'flowgateway[crypto]'"
+    assert [line for line in out.splitlines() if "crypto" in line] == [hint]
     (empty / "test_plugin.py").write_text(PLUGIN_TEST)
     out = _ok(_run([venv / "bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider"], empty))
     assert "1 passed" in out
     assert sorted(p.name for p in empty.iterdir()) == ["test_plugin.py"]  # the demo left nothing
+    _preview_from_the_wheel(venv, empty)
+    # With `crypto` (last: it changes the module's venv): the row, played from the Flow
+    # the wheel ships, through an endpoint whose key is made in memory (nothing left).
+    _ok(_run([*pip, f"{wheel}[server,crypto]"], empty, INSTALL_TIMEOUT))
+    out = _ok(_run([venv / "bin/flowgateway", "demo"], empty))
+    [row] = [line for line in out.splitlines() if "demo-endpoint-3" in line]
+    assert "+16505551234 via endpoint" in row
+    assert row.endswith('{"booking_ref": "CE-1201-1030-2", "date": "2026-12-01", '
+                        '"party_size": 2, "slot": "10:30"}')  # fmt: skip
+    assert "(2 encrypted exchanges: INIT, data_exchange)" in out
+    assert "crypto" not in out
+    assert sorted(p.name for p in empty.iterdir()) == ["test_plugin.py"]
+
+
+HELLO = {
+    "version": "7.3",
+    "screens": [{
+        "id": "HELLO", "title": "Hello", "terminal": True,
+        "layout": {"type": "SingleColumnLayout", "children": [
+            {"type": "TextInput", "name": "name", "label": "Name", "required": True},
+            {"type": "Footer", "label": "Send", "on-click-action": {
+                "name": "complete", "payload": {"name": "${form.name}"}}},
+        ]},
+    }],
+}  # fmt: skip
+
+
+def _preview_from_the_wheel(venv: Path, cwd: Path) -> None:
+    """``flows preview`` from the installed package (its page is package data), without
+    the crypto extra: a Flow with no endpoint, pressed to its completion over HTTP."""
+    flow = cwd.parent / "hello.json"  # beside the working directory: it stays empty
+    flow.write_text(json.dumps(HELLO))
+    argv = [venv / "bin/flowgateway", "flows", "preview", flow, "--port", "0"]
+    pipe = subprocess.PIPE
+    with subprocess.Popen(argv, cwd=cwd, stdout=pipe, stderr=pipe, text=True) as proc:  # noqa: S603
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split(" at ")[1].split(" ")[0]
+            with urllib.request.urlopen(url, timeout=10) as page:  # noqa: S310
+                assert 'id="phone"' in page.read().decode()
+            press = urllib.request.Request(  # noqa: S310
+                f"{url}api/press",
+                json.dumps({"form": {"name": "Ann"}}).encode(),
+                {"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(press, timeout=10) as got:  # noqa: S310
+                done = json.load(got)
+            assert done["completion"]["response_json"]["name"] == "Ann"
+        finally:
+            proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0

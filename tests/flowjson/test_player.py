@@ -36,29 +36,15 @@ ANSWERS = {
     "GREET": {"mood": "meh"},
     "DONE": {},
 }
-GOOD = {"greeting": "Hi", "count": 2, "vip": False}
+GOOD = endpoints.GREET_DATA
 
 
 def _answers(name: str) -> dict[str, Any]:
     return json.loads((HERE / f"{name}.answers.json").read_text())
 
 
-def _greeter(answer: dict[str, Any] | None = None) -> FlowEndpoint:
-    endpoint = FlowEndpoint(endpoints.KEY)
-
-    @endpoint.on_data_exchange("ASK")
-    def ask(request: FlowRequest) -> dict[str, Any]:
-        return answer if answer is not None else next_screen("GREET", GOOD)
-
-    @endpoint.on_back("GREET")
-    def back(request: FlowRequest) -> dict[str, Any]:
-        return next_screen("ASK", {"heading": "Welcome back"})
-
-    return endpoint
-
-
 def _play(answers: dict[str, Any] | None = None, flow: Any = None, **kw: Any) -> PlayResult:
-    kw.setdefault("exchange", endpoint_exchange(_greeter()))
+    kw.setdefault("exchange", endpoint_exchange(endpoints.greeter()))
     flow = (
         {**GREET, "screens": [{**s, "data": s.get("data")} for s in GREET["screens"]]}
         if flow is None
@@ -217,7 +203,9 @@ def test_invalid_flow_is_refused() -> None:
 
 def test_missing_field_the_next_screen_binds() -> None:
     result = _play(
-        exchange=endpoint_exchange(_greeter(next_screen("GREET", {"count": 2, "vip": False})))
+        exchange=endpoint_exchange(
+            endpoints.greeter(next_screen("GREET", {"count": 2, "vip": False}))
+        )
     )
     assert _kinds(result) == ["missing_field"]
     assert result.findings[0].screen == "GREET"
@@ -226,16 +214,18 @@ def test_missing_field_the_next_screen_binds() -> None:
 
 def test_wrong_type() -> None:
     answer = next_screen("GREET", {**GOOD, "count": "two"})
-    result = _play(exchange=endpoint_exchange(_greeter(answer)))
+    result = _play(exchange=endpoint_exchange(endpoints.greeter(answer)))
     assert _kinds(result) == ["wrong_type"]
     assert result.findings[0].path == "data.count"
 
 
 def test_outside_routing() -> None:
-    result = _play(exchange=endpoint_exchange(_greeter(next_screen("DONE", {"name": "x"}))))
+    result = _play(
+        exchange=endpoint_exchange(endpoints.greeter(next_screen("DONE", {"name": "x"})))
+    )
     assert _kinds(result) == ["outside_routing"]
     assert result.findings[0].screen == "ASK"
-    result = _play(exchange=endpoint_exchange(_greeter(next_screen("NOWHERE", {}))))
+    result = _play(exchange=endpoint_exchange(endpoints.greeter(next_screen("NOWHERE", {}))))
     assert _kinds(result) == ["outside_routing"]
 
 
@@ -250,7 +240,7 @@ def test_endpoint_errors_427_421_exception_error_answer() -> None:
     assert _kinds(result) == ["endpoint_error"]
     assert "427" in result.findings[0].message
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-    result = _play(exchange=endpoint_exchange(_greeter(), other))
+    result = _play(exchange=endpoint_exchange(endpoints.greeter(), other))
     assert _kinds(result) == ["endpoint_error"]
     assert "421" in result.findings[0].message
 
@@ -281,7 +271,7 @@ def test_never_completed_out_of_script_and_loop_guard() -> None:
     result = _play({"ASK": {"name": "Ann"}})
     assert _kinds(result) == ["never_completed"]
     assert result.findings[0].screen == "GREET"
-    looping = _greeter(next_screen("ASK", {"heading": "again"}))
+    looping = endpoints.greeter(next_screen("ASK", {"heading": "again"}))
     result = _play({"ASK": {"name": "Ann"}}, exchange=endpoint_exchange(looping), max_steps=5)
     assert _kinds(result) == ["never_completed"]
     assert "loop guard" in result.findings[0].message
@@ -306,7 +296,7 @@ def test_unfillable_required_and_invalid_answer() -> None:
 @pytest.fixture
 def served() -> Iterator[str]:
     """The greeter endpoint behind a real HTTP server (stdlib), for --endpoint."""
-    endpoint = _greeter()
+    endpoint = endpoints.greeter()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -396,7 +386,7 @@ def test_the_emulator_plays_a_sent_flow_into_its_providers_completion_webhook(
         flow = {**GREET, "screens": [{**s, "data": s.get("data")} for s in GREET["screens"]]}
         answers = {"_data": {"heading": "Hello"}, **ANSWERS}
         result, calls = emulator.play(
-            receipt.message_id, flow, answers, endpoint=_greeter(), statuses=()
+            receipt.message_id, flow, answers, endpoint=endpoints.greeter(), statuses=()
         )
         assert result.findings == ()
         [call] = calls
@@ -424,6 +414,8 @@ def test_a_flow_that_does_not_complete_posts_no_webhook() -> None:
     ) as gw:
         receipt = gw.send(msg)
     assert receipt.message_id is not None
-    result, calls = emulator.play(receipt.message_id, GREET, {"ASK": {}}, endpoint=_greeter())
+    result, calls = emulator.play(
+        receipt.message_id, GREET, {"ASK": {}}, endpoint=endpoints.greeter()
+    )
     assert result.findings
     assert calls == []

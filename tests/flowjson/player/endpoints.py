@@ -5,6 +5,7 @@ from the shared real-world corpus; tests/realworld.py, ``SOURCES.md`` there cite
 
 - ``loan``: Meta's "Pre-approved loan" template (meta_docs_pre_approved_loan.json, copy of
   https://developers.facebook.com/docs/whatsapp/flows/gettingstarted/pre-approved-loan/).
+- ``greet`` (``greeter()`` for one with another answer): our own ``greet.json``.
 - ``offer``: Meta's "Personalised offer" template (meta_docs_personalised_offer.json, copy of
   https://developers.facebook.com/docs/whatsapp/flows/gettingstarted/personalised-offer/).
 
@@ -172,3 +173,26 @@ faulty = FlowEndpoint(KEY)
 @faulty.on_init
 def _faulty_init(request: FlowRequest) -> dict[str, Any]:
     return complete(request.flow_token, via="init")
+
+
+# -- our greet.json ---------------------------------------------------------------------
+
+GREET_DATA = {"greeting": "Hi", "count": 2, "vip": False}
+
+
+def greeter(answer: dict[str, Any] | None = None) -> FlowEndpoint:
+    """ASK's data_exchange answers GREET (or ``answer``); BACK from GREET answers ASK."""
+    endpoint = FlowEndpoint(KEY)
+
+    @endpoint.on_data_exchange("ASK")
+    def ask(request: FlowRequest) -> dict[str, Any]:
+        return answer if answer is not None else next_screen("GREET", GREET_DATA)
+
+    @endpoint.on_back("GREET")
+    def back(request: FlowRequest) -> dict[str, Any]:
+        return next_screen("ASK", {"heading": "Welcome back"})
+
+    return endpoint
+
+
+greet = greeter()
