@@ -282,7 +282,8 @@ def _validate(args: argparse.Namespace) -> int:
             report.append(entry)
             if not args.json:
                 where = f"{i.line}:{i.column}" if i.line is not None else "-"
-                print(f"{path}:{where}: {i.severity}: {i.error} {i.message} [{i.rule} {i.path}]")
+                tag = " ".join(part for part in (i.rule, i.path) if part)
+                print(f"{path}:{where}: {i.severity}: {i.error} {i.message} [{tag}]")
     if args.json:
         print(json.dumps(report, indent=2))
     elif not report:
@@ -314,7 +315,8 @@ def _keygen(args: argparse.Namespace) -> int:
         print("flowgateway: give --passphrase-env VAR (no terminal to ask)", file=sys.stderr)
         return 2
     if len(passphrase) < 8:
-        print("flowgateway: the passphrase needs at least 8 characters", file=sys.stderr)
+        held = f" (${args.passphrase_env} holds {len(passphrase)})" if args.passphrase_env else ""
+        print(f"flowgateway: the passphrase needs at least 8 characters{held}", file=sys.stderr)
         return 2
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(

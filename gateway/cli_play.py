@@ -11,6 +11,7 @@ with the business public key (``--endpoint URL --public-key PEM``).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import sys
@@ -33,6 +34,13 @@ def add_parser(flows_sub: Any) -> None:
     )
     p.add_argument("--token", default=None, help="the flow_token (default: a fixed test token)")
     _endpoint_arguments(p)
+    p.add_argument(
+        "--data",
+        metavar="JSON|@FILE",
+        help="the first screen's data (default: the script's _data, else its __example__s)",
+    )
+    p.add_argument("--screen", help="the first screen (default: the script's _screen)")
+    p.add_argument("--init", action="store_true", help=_INIT_HELP)
     p.add_argument("--json", action="store_true", help="the whole result as JSON")
 
 
@@ -48,26 +56,35 @@ def add_preview_parser(flows_sub: Any) -> Any:
     )
     p.add_argument("flow_id", metavar="FLOW.json|FLOW_ID", help="a Flow JSON file, or a flow id")
     _endpoint_arguments(p)
-    p.add_argument(
-        "--init",
-        action="store_true",
-        help="FLOW.json: open with an INIT request to the endpoint (flow_action data_exchange)",
-    )
+    p.add_argument("--init", action="store_true", help=f"FLOW.json: {_INIT_HELP}")
     p.add_argument("--port", type=int, default=8765, help="FLOW.json: the port (0: a free one)")
     p.add_argument("--open", action="store_true", help="FLOW.json: open the page in a browser")
     return p
 
 
+_INIT_HELP = "open with an INIT request to the endpoint (as flow_action data_exchange)"
 LOCAL_ONLY = ("app", "endpoint", "public_key", "app_secret", "init", "open")
 
 
 def is_local(target: str) -> bool:
-    """Whether ``flows preview``'s argument names a Flow JSON file, not a flow id."""
-    return target.lower().endswith(".json") or Path(target).is_file()
+    """Whether ``flows preview``'s argument names a Flow JSON file, not a flow id (a flow
+    id has digits and no path separator: ``booking`` is a file whose ``.json`` was left
+    off, and gets "no such file" rather than a provider's answer)."""
+    path = Path(target)
+    return (
+        target.lower().endswith(".json")
+        or path.is_file()
+        or len(path.parts) > 1
+        or not any(c.isdigit() for c in target)
+    )
 
 
 def _endpoint_arguments(p: Any) -> None:
-    p.add_argument("--app", metavar="MODULE:ENDPOINT", help="an in-process FlowEndpoint")
+    p.add_argument(
+        "--app",
+        metavar="MODULE[:ATTR]",
+        help="an in-process FlowEndpoint (ATTR defaults to `endpoint`)",
+    )
     p.add_argument("--endpoint", metavar="URL", help="the endpoint's URL")
     p.add_argument("--public-key", type=Path, metavar="PEM", help="the business public key")
     p.add_argument("--app-secret", help="sign requests with X-Hub-Signature-256")
@@ -77,14 +94,15 @@ def run(args: argparse.Namespace) -> int:
     from gateway.flowjson.player import DEFAULT_TOKEN, play
 
     try:
-        flow = args.file.read_text(encoding="utf-8")
-        answers = json.loads(args.answers.read_text(encoding="utf-8"))
-        if not isinstance(answers, dict):
-            raise ValueError(f"{args.answers}: the answers must be a JSON object")
+        flow = _read(args.file).decode("utf-8", "replace")
+        answers = _json_object(_read(args.answers), str(args.answers))
+        data = read_data(args.data)
         exchange = _exchange(args)
-    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+    except ValueError as exc:
         print(f"flowgateway flows play: {exc}", file=sys.stderr)
         return 2
+    opening = {"_data": data, "_screen": args.screen, "_init": args.init or None}
+    answers.update({k: v for k, v in opening.items() if v is not None})
     result = play(flow, answers, exchange=exchange, flow_token=args.token or DEFAULT_TOKEN)
     if args.json:
         print(json.dumps(result.to_json_dict(), indent=2, ensure_ascii=False, default=str))
@@ -102,13 +120,13 @@ def run_preview(args: argparse.Namespace) -> int:
 
     file = Path(args.flow_id)
     try:
-        file.read_bytes()  # a missing file is an error now, not a page later
+        _read(file)  # a missing file is an error now, not a page later
         if args.interactive or args.sender:
             raise ValueError("--interactive and --sender are for a FLOW_ID at the provider")
         data = read_data(args.data)
         exchange = _exchange(args)
-        server = LoopbackServer(port=args.port)
-    except (OSError, ValueError) as exc:
+        server = _bind(LoopbackServer, args.port)
+    except ValueError as exc:
         print(f"flowgateway flows preview: {exc}", file=sys.stderr)
         return 2
     session = FlowSession(
@@ -122,6 +140,8 @@ def run_preview(args: argparse.Namespace) -> int:
     url = f"{server.url}/"
     server.listen()  # the URL works as soon as it is printed
     print(f"Previewing {file} at {url} (Ctrl-C to stop)", flush=True)
+    for finding in session.findings:  # the page shows them too; fix the file, press ↻
+        print(f"FINDING {finding}", file=sys.stderr, flush=True)
     if args.open:
         import webbrowser
 
@@ -131,14 +151,42 @@ def run_preview(args: argparse.Namespace) -> int:
 
 
 def read_data(value: str | None) -> dict[str, Any] | None:
-    """``--data``: a JSON object, inline or ``@file``."""
+    """``--data``: a JSON object, inline or ``@file``; ValueError naming what is wrong."""
     if value is None:
         return None
-    text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
-    data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ValueError("--data must be a JSON object")
-    return data
+    if value.startswith("@"):
+        return _json_object(_read(Path(value[1:])), f"--data {value}")
+    return _json_object(value.encode(), "--data")
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise ValueError(f"{what}: not JSON ({exc.msg} at {where})") from None
+    except ValueError as exc:  # not UTF-8
+        raise ValueError(f"{what}: not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object")
+    return value
+
+
+def _bind(server: Any, port: int) -> Any:
+    try:
+        return server(port=port)
+    except OSError as exc:
+        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        raise ValueError(f"port {port} {why}: --port 0 takes a free one") from None
 
 
 def _exchange(args: argparse.Namespace) -> Any:
@@ -154,8 +202,15 @@ def _exchange(args: argparse.Namespace) -> Any:
         if "" not in sys.path and "." not in sys.path:  # as uvicorn's --app-dir ".": the
             sys.path.insert(0, "")  # module is found from the directory the command runs in
         try:
-            endpoint = getattr(importlib.import_module(module_name), attr or "endpoint")
-        except (ImportError, AttributeError) as exc:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"--app {args.app}: {exc}") from exc
+        except Exception as exc:  # the module's own code failed: one line, not a traceback
+            why = f"{type(exc).__name__}: {exc}"
+            raise ValueError(f"--app {args.app}: importing {module_name} failed: {why}") from exc
+        try:
+            endpoint = getattr(module, attr or "endpoint")
+        except AttributeError as exc:
             raise ValueError(f"--app {args.app}: {exc}") from exc
         from gateway.endpoint import FlowEndpoint
 
@@ -164,5 +219,10 @@ def _exchange(args: argparse.Namespace) -> Any:
         return px.endpoint_exchange(endpoint, app_secret=args.app_secret)
     if args.public_key is None:
         raise ValueError("--endpoint needs --public-key")
-    key = px.load_public_key(args.public_key.read_bytes())
+    try:
+        key = px.load_public_key(_read(args.public_key))
+    except ValueError as exc:
+        if str(exc).startswith(str(args.public_key)):  # no such file
+            raise
+        raise ValueError(f"--public-key {args.public_key}: not an RSA public key in PEM") from exc
     return px.http_exchange(args.endpoint, key, app_secret=args.app_secret)

@@ -9,9 +9,11 @@ The script (``answers``) is ``{screen_id: entry | [entry, …]}``; an entry fill
 (``{field_name: value}``) and names what the user presses: ``"_action": "footer"`` (the
 default), the ``name`` of an input whose ``on-select-action`` / ``on-click-action`` runs
 (or an EmbeddedLink's text), or ``"back"``. A list is consumed one entry per visit; a
-single entry serves every visit. Top-level ``"_init": true`` opens the Flow with an INIT
-request to the endpoint, ``"_data"`` gives the first screen's data and ``"_screen"`` the
-first screen (as a ``navigate`` flow message would).
+single entry serves every visit; ``"_item"`` names the list item or option pressed.
+Top-level ``"_init": true`` opens the Flow with an INIT request to the endpoint,
+``"_data"`` gives the first screen's data (default: its data model's ``__example__``
+values, as Meta's preview) and ``"_screen"`` the first screen (as a ``navigate`` flow
+message would).
 
 Findings (:class:`Finding`), each stopping the walk where the client would stop:
 ``invalid_flow`` (the validator found errors), ``missing_field`` / ``wrong_type`` (an
@@ -32,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from gateway.flowjson import model as m
+from gateway.flowjson.issues import FlowJSONIssue
 from gateway.flowjson.player_render import (
     INPUTS,
     Scope,
@@ -147,11 +150,24 @@ def load_flow(
     issues = [i for i in validate_flow_json(flow, purpose="send") if i.severity == "error"]
     if issues:
         return None, tuple(
-            Finding(kind="invalid_flow", screen=None, path=i.path, message=f"{i.error} {i.message}")
+            Finding(kind="invalid_flow", screen=None, path=i.path, message=_located(i))
             for i in issues
         )
     doc = json.loads(flow) if isinstance(flow, str | bytes) else dict(flow)
     return m.FlowJSON.model_validate(doc), ()
+
+
+def _located(issue: FlowJSONIssue) -> str:
+    where = f" (line {issue.line}, column {issue.column})" if issue.line is not None else ""
+    return f"{issue.error} {issue.message}{where}"
+
+
+def examples(flow: m.FlowJSON, screen_id: str) -> dict[str, Any]:
+    """A screen's data from its data model's ``__example__`` values (as Meta's preview
+    opens a Flow sent without data)."""
+    screen = next((s for s in flow.screens if s.id == screen_id), None)
+    model = (screen.data if screen else None) or {}
+    return {name: spec.example for name, spec in model.items() if spec.example is not None}
 
 
 class _Stop(Exception):
@@ -198,7 +214,8 @@ class _Walk:
 
     def _open(self) -> None:
         first = self.answers.get("_screen") or self.flow.screens[0].id
-        data = dict(self.answers.get("_data") or {})
+        given = self.answers.get("_data")
+        data = dict(given) if isinstance(given, Mapping) else examples(self.flow, first)
         if self.answers.get("_init"):
             request = {"version": self._api_version(), "action": "INIT", "flow_token": self.token}
             self._exchange(None, {}, request, action="INIT", origin=None)
@@ -295,11 +312,15 @@ class _Walk:
                 else f"only {n} answer(s)"
             )
             self._record((), "", "", note="the script stops here")
+            unknown = sorted(
+                k for k in self.answers if not k.startswith("_") and k not in self.screens
+            )
+            typo = f" (the script names no such screen: {', '.join(unknown)})" if unknown else ""
             raise self._fail(
                 "never_completed",
                 self.screen,
                 self.screen,
-                f"the script has {had} for screen {self.screen}; the Flow never completes",
+                f"the script has {had} for screen {self.screen}; the Flow never completes{typo}",
             )
         return dict(script or {})
 

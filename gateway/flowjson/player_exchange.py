@@ -33,6 +33,17 @@ TIMEOUT = 10.0
 _OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is the endpoint's answer, as the client sees it (urllib would turn a
+    POST into a GET on 301/302/303)."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def load_public_key(pem: str | bytes) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem.encode() if isinstance(pem, str) else pem)
     if not isinstance(key, rsa.RSAPublicKey):
@@ -70,8 +81,13 @@ def open_answer(status: int, text: str, aes_key: bytes, iv: bytes) -> dict[str, 
 
 
 def _why(status: int, text: str) -> str:
+    if 300 <= status < 400:  # a mounted app's trailing slash, http → https
+        return (
+            f"the endpoint redirects ({text or 'no Location'}); the client is not known to "
+            "follow redirects: give the final URL"
+        )
     meaning = {
-        421: "the endpoint cannot decrypt the request",
+        421: "the endpoint cannot decrypt the request (is the public key the endpoint's?)",
         427: "the flow token is invalid or expired",
         432: "the request signature does not verify",
     }.get(status, "unexpected status")
@@ -123,10 +139,12 @@ def http_exchange(
         headers = _signed(body, app_secret)
         request = urllib.request.Request(url, body, headers, method="POST")  # noqa: S310
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            with _OPENER.open(request, timeout=timeout) as response:
                 status, text = response.status, response.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as exc:
             status, text = exc.code, exc.read().decode("utf-8", "replace")
+            if 300 <= status < 400:
+                text = f"{status} to {exc.headers.get('Location', '?')}"
         except TimeoutError as exc:
             raise ExchangeError(f"no answer within {timeout:g} s (timeout)") from exc
         except urllib.error.URLError as exc:

@@ -2,21 +2,24 @@
 
 The preview page (:mod:`gateway.preview`) holds one :class:`FlowSession`. It runs the
 scripted player's own machine, so a page and a script can never disagree: a press is a
-one-entry script for the current screen. A form the client would refuse (a required
-field left empty, a value against an input's rules) stays on the screen with its errors,
-as the client keeps the footer disabled, and the person tries again; any other finding
-ends the walk, as it ends a scripted one, until :meth:`FlowSession.restart`.
+one-entry script for the current screen. Where the client keeps the person on the screen,
+so does the session, with what they typed: a form the client refuses (a required field
+left empty, a value against an input's rules) shows its errors by the fields, and an
+endpoint that fails or answers what the next screen cannot show is reported as a finding
+the person can press past once the endpoint is fixed (the failed request stays in the
+walk). Only a completion, Back on the first screen, or a Flow that cannot open ends the
+walk, until :meth:`FlowSession.restart`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import Any
 
-from gateway.flowjson import model as m
 from gateway.flowjson.player import (
     DEFAULT_TOKEN,
     Exchange,
@@ -28,8 +31,9 @@ from gateway.flowjson.player import (
 )
 from gateway.flowjson.player_view import screen_view
 
-_RETRY = frozenset({"unfillable_required", "invalid_answer"})
+_FORM = frozenset({"unfillable_required", "invalid_answer"})
 """Findings a person fixes on the same screen: the client only keeps the footer disabled."""
+_WALK_STATE = ("seen", "history", "visits", "screen", "data", "steps", "findings", "completion")
 
 FlowSource = Callable[[], str | bytes | Mapping[str, Any]]
 
@@ -59,13 +63,15 @@ class FlowSession:
         self.exchange, self.flow_token, self.clock = exchange, flow_token, clock
         self.data, self.screen, self.init = data, screen, init
         self.errors: dict[str, str] = {}
+        self.refused: tuple[Finding, ...] = ()
+        """The last press's findings the person stays on the screen with."""
         self._walk: _Walk | None = None
         self._invalid: tuple[Finding, ...] = ()
         self.restart()
 
     def restart(self) -> None:
         """Open the Flow again from its first screen (re-reading it), forgetting the walk."""
-        self.errors = {}
+        self.errors, self.refused = {}, ()
         self._walk = None
         try:
             model, self._invalid = load_flow(self._source())
@@ -74,9 +80,9 @@ class FlowSession:
             return
         if model is None:
             return
-        first = self.screen or model.screens[0].id
-        opening: dict[str, Any] = {"_init": self.init, "_screen": first}
-        opening["_data"] = dict(self.data) if self.data is not None else _examples(model, first)
+        opening: dict[str, Any] = {"_init": self.init, "_screen": self.screen}
+        if self.data is not None:
+            opening["_data"] = dict(self.data)
         self._walk = _Walk(model, opening, self.exchange, self.flow_token, self.clock)
         self._run(self._walk._open)
 
@@ -92,7 +98,8 @@ class FlowSession:
 
     @property
     def findings(self) -> tuple[Finding, ...]:
-        return self._invalid + tuple(self._walk.findings if self._walk else ())
+        """What stopped the walk, or the last press's refused answer."""
+        return self._invalid + tuple(self._walk.findings if self._walk else ()) + self.refused
 
     def press(
         self, form: Mapping[str, Any], action: str = "footer", item: str | None = None
@@ -106,13 +113,21 @@ class FlowSession:
         entry: dict[str, Any] = {**form, "_action": action}
         if item is not None:
             entry["_item"] = item
-        self.errors = {}
+        self.errors, self.refused = {}, ()
+        before = {name: copy.deepcopy(getattr(walk, name)) for name in _WALK_STATE}
         self._run(lambda: walk._turn(entry))
-        retry = [f for f in walk.findings if f.kind in _RETRY]
-        if retry and len(retry) == len(walk.findings):
-            walk.findings.clear()  # the footer stays disabled; the person fixes the form
-            self.errors = {f.path.removeprefix("form."): f.message for f in retry}
-            walk.steps.pop() if walk.steps and walk.steps[-1].note else None
+        found = tuple(walk.findings)
+        if not found or any(f.kind == "never_completed" for f in found):
+            return  # moved on, completed, or closed with Back
+        tried = walk.steps[len(before["steps"]) :]
+        for name, value in before.items():  # the client stays on this screen
+            setattr(walk, name, value)
+        walk.form.update({k: v for k, v in form.items() if not k.startswith("_")})
+        if all(f.kind in _FORM for f in found):  # the footer stays disabled
+            self.errors = {f.path.removeprefix("form."): f.message for f in found}
+        else:  # the endpoint or the Flow went wrong: say so, keep the request in the walk
+            walk.steps.extend(tried)
+            self.refused = found
 
     def back(self) -> None:
         """The header's back arrow (BACK to the endpoint where the screen refreshes)."""
@@ -145,10 +160,3 @@ class FlowSession:
     def _run(turn: Callable[[], None]) -> None:
         with contextlib.suppress(_Stop):  # the walk stopped: a finding or the completion
             turn()
-
-
-def _examples(flow: m.FlowJSON, screen_id: str) -> dict[str, Any]:
-    """The first screen's data from its data model's ``__example__`` values."""
-    screen = next((s for s in flow.screens if s.id == screen_id), None)
-    model = (screen.data if screen else None) or {}
-    return {name: spec.example for name, spec in model.items() if spec.example is not None}

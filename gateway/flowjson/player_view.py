@@ -101,7 +101,7 @@ def _input(comp: Any, scope: Scope) -> dict[str, Any]:
             getattr(comp, k, None) is not None for k in ("on_select_action", "on_click_action")
         ),
     }
-    for key in ("helper_text", "description"):
+    for key in ("helper_text", "description", "title"):
         value = evaluate(getattr(comp, key, None), scope)
         if value:
             out[key] = value if isinstance(value, dict) else as_text(value)

@@ -267,6 +267,28 @@ def test_endpoint_timeout_over_http() -> None:
     assert "timeout" in result.findings[0].message
 
 
+def test_a_redirecting_endpoint_url_is_named_with_where_it_leads() -> None:
+    """``app.mount("/flow", endpoint_app(endpoint))`` answers POST /flow with a 307 to
+    /flow/: the finding says so, and the URL it names works."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from gateway.emulator.server import LoopbackServer
+    from gateway.endpoint.app import endpoint_app
+
+    server = LoopbackServer()
+    server.start_thread(Starlette(routes=[Mount("/flow", endpoint_app(endpoints.greeter()))]))
+    try:
+        key = endpoints.KEY.public_key()
+        result = _play(exchange=http_exchange(f"{server.url}/flow", key))
+        assert _kinds(result) == ["endpoint_error"]
+        assert f"redirects (307 to {server.url}/flow/)" in result.findings[0].message
+        assert result.findings[0].message.endswith("give the final URL")
+        assert _play(exchange=http_exchange(f"{server.url}/flow/", key)).ok
+    finally:
+        server.stop_thread()
+
+
 def test_never_completed_out_of_script_and_loop_guard() -> None:
     result = _play({"ASK": {"name": "Ann"}})
     assert _kinds(result) == ["never_completed"]
@@ -277,6 +299,8 @@ def test_never_completed_out_of_script_and_loop_guard() -> None:
     assert "loop guard" in result.findings[0].message
     result = _play({"ASK": {"_action": "nothing_here"}})
     assert _kinds(result) == ["never_completed"]
+    result = _play({"ASK": {"name": "Ann"}, "GRET": {}})  # a typo in a screen id
+    assert result.findings[0].message.endswith("(the script names no such screen: GRET)")
 
 
 def test_unfillable_required_and_invalid_answer() -> None:
@@ -419,3 +443,12 @@ def test_a_flow_that_does_not_complete_posts_no_webhook() -> None:
     )
     assert result.findings
     assert calls == []
+
+
+def test_without_data_the_first_screen_opens_with_its_data_models_examples() -> None:
+    result = play(GREET, ANSWERS, exchange=endpoint_exchange(endpoints.greeter()))
+    assert result.ok
+    assert result.steps[0].data == {"heading": "Hello"}  # greet.json's __example__
+    assert result.steps[0].rendered[0] == "TextHeading: Hello"
+    given = play(GREET, {**ANSWERS, "_data": {}}, exchange=endpoint_exchange(endpoints.greeter()))
+    assert [f.kind for f in given.findings] == ["missing_field"]  # data given: as given

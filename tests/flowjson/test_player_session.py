@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from gateway.endpoint import next_screen
-from gateway.flowjson.player import play
+from gateway.flowjson.player import ExchangeError, play
 from gateway.flowjson.player_exchange import endpoint_exchange
 from gateway.flowjson.player_session import FlowSession
 from tests.flowjson.player import endpoints
@@ -126,17 +126,51 @@ def test_an_embedded_link_runs_its_action() -> None:
     assert session.view()["screen"]["id"] == "ASK"
 
 
-def test_a_finding_ends_the_walk_until_restart() -> None:
-    broken = endpoints.greeter(next_screen("GREET", {"count": "two"}))
-    session = _session(exchange=endpoint_exchange(broken))
+def test_a_refused_answer_keeps_the_person_on_the_screen_until_the_endpoint_is_fixed() -> None:
+    answers = [next_screen("GREET", {"count": "two"}), None]  # broken, then the real one
+    good = endpoint_exchange(endpoints.greeter())
+    broken = endpoint_exchange(endpoints.greeter(answers[0]))
+
+    def exchange(request: dict[str, Any]) -> dict[str, Any]:
+        return broken(request) if answers.pop(0) else good(request)
+
+    session = _session(exchange=exchange)
     session.press({"name": "Ann"})
     view = session.view()
-    assert view["ended"]
-    assert view["completion"] is None
+    assert not view["ended"]
+    assert view["screen"]["id"] == "ASK"
     assert {f["kind"] for f in view["findings"]} == {"missing_field", "wrong_type"}
-    session.restart()
+    assert _comp(session, name="name")["value"] == "Ann"  # what was typed stays
+    assert session.result().steps[-1].response is not None  # the refused answer is kept
+    session.press({"name": "Ann"})  # the endpoint is fixed: press again
+    assert session.view()["screen"]["id"] == "GREET"
     assert session.view()["findings"] == []
-    assert session.view()["screen"]["id"] == "ASK"
+    assert [s.action for s in session.result().steps] == ["data_exchange", "data_exchange"]
+
+
+def test_an_endpoint_that_is_down_is_a_finding_to_press_past() -> None:
+    def down(request: dict[str, Any]) -> dict[str, Any]:
+        raise ExchangeError("cannot reach http://127.0.0.1:9/flow: Connection refused")
+
+    session = _session(exchange=down)
+    session.press({"name": "Ann"})
+    [finding] = session.findings
+    assert finding.kind == "endpoint_error"
+    assert "Connection refused" in finding.message
+    assert not session.ended
+
+
+def test_what_ends_the_walk_until_restart() -> None:
+    closed = _session()
+    closed.back()  # Back on the first screen closes the Flow
+    assert closed.ended
+    assert [f.kind for f in closed.findings] == ["never_completed"]
+    closed.restart()
+    assert not closed.ended
+    assert closed.view()["screen"]["id"] == "ASK"
+    unopened = _session(init=True, exchange=endpoint_exchange(endpoints.greeter({"x": 1})))
+    assert unopened.ended  # INIT's answer cannot be shown: there is no screen to stay on
+    assert unopened.view()["screen"] is None
 
 
 def test_restart_reads_the_flow_again() -> None:

@@ -123,7 +123,25 @@ def test_a_local_file_or_a_flow_id() -> None:
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
-        (["flows", "preview", "missing.json"], "missing.json"),
+        (["flows", "preview", "missing.json"], "missing.json: no such file"),
+        (["flows", "preview", "booking"], "booking: no such file"),  # .json left off
+        (
+            ["flows", "preview", str(GREET_FILE), "--data", "{bad"],
+            "--data: not JSON (Expecting property name enclosed in double quotes at line 1, "
+            "column 2)",
+        ),
+        (
+            [
+                "flows",
+                "preview",
+                str(GREET_FILE),
+                "--endpoint",
+                "http://x",
+                "--public-key",
+                str(GREET_FILE),
+            ],
+            "not an RSA public key in PEM",
+        ),
         (["flows", "preview", str(GREET_FILE), "--data", "[1]"], "--data must be a JSON object"),
         (["flows", "preview", str(GREET_FILE), "--endpoint", "http://x"], "--public-key"),
         (["flows", "preview", str(GREET_FILE), "--interactive"], "FLOW_ID"),
@@ -146,7 +164,64 @@ def test_a_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["flows", "preview", str(GREET_FILE), "--port", str(port)]) == 2
-    assert "flowgateway flows preview:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err == f"flowgateway flows preview: port {port} is in use: --port 0 takes a free one\n"
+
+
+def test_an_app_module_that_fails_to_import_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "broken_endpoint_app.py").write_text("import os\nKEY = os.environ['NOPE_KEY']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    argv = ["flows", "play", str(GREET_FILE), "--answers", str(GREET_FILE)]
+    assert main([*argv, "--app", "broken_endpoint_app"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "flowgateway flows play: --app broken_endpoint_app: importing broken_endpoint_app "
+        "failed: KeyError: 'NOPE_KEY'\n"
+    )
+
+
+def test_play_names_the_answers_file_that_is_not_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = tmp_path / "answers.json"
+    answers.write_text("{'ASK': {}}")
+    assert main(["flows", "play", str(GREET_FILE), "--answers", str(answers)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"flowgateway flows play: {answers}: not JSON (Expecting property")
+    assert err.endswith("at line 1, column 2)\n")
+
+
+def test_play_opens_with_the_given_data_screen_and_init(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"DONE": {}}))
+    argv = ["flows", "play", str(GREET_FILE), "--answers", str(answers)]
+    assert main([*argv, "--screen", "DONE", "--data", '{"name": "Bo"}', "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["completion"]["response_json"]["name"] == "Bo"
+    assert main([*argv, "--init"]) == 1  # INIT, and no endpoint given
+    assert "INIT needs an endpoint" in capsys.readouterr().out
+
+
+def test_the_command_prints_what_the_flow_cannot_open_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flow = tmp_path / "bad.json"
+    flow.write_text('{"version": "7.3", "screens": [}')
+    served: list[Any] = []  # the page is not served: the socket is closed at once
+    monkeypatch.setattr(
+        "gateway.emulator.server.LoopbackServer.run",
+        lambda self, app: served.append(app) or self._sock.close(),
+    )
+    assert main(["flows", "preview", str(flow), "--port", "0"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"Previewing {flow} at http://127.0.0.1:")
+    assert err.startswith("FINDING invalid_flow: INVALID_FLOW_JSON")
+    assert "(line 1, column 32)" in err
+    assert len(served) == 1  # served all the same: fix the file and press ↻
 
 
 def test_the_command_serves_the_page_until_stopped(tmp_path: Path) -> None:
