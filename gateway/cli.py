@@ -315,7 +315,13 @@ def _keygen(args: argparse.Namespace) -> int:
         print("flowgateway: give --passphrase-env VAR (no terminal to ask)", file=sys.stderr)
         return 2
     if len(passphrase) < 8:
-        held = f" (${args.passphrase_env} holds {len(passphrase)})" if args.passphrase_env else ""
+        held, var = "", args.passphrase_env
+        if var:
+            held = (
+                f" (${var} holds {len(passphrase)})"
+                if var in os.environ
+                else f" (${var} is not set)"
+            )
         print(f"flowgateway: the passphrase needs at least 8 characters{held}", file=sys.stderr)
         return 2
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -85,7 +85,8 @@ def run_flows(args: argparse.Namespace) -> int:
     if cmd == "preview":
         local = [f"--{k.replace('_', '-')}" for k in cli_play.LOCAL_ONLY if getattr(args, k)]
         if local:
-            why = f"{', '.join(local)} need a FLOW.json, not a FLOW_ID"
+            need = "need" if len(local) > 1 else "needs"
+            why = f"{', '.join(local)} {need} a FLOW.json, not a FLOW_ID"
             print(f"flowgateway flows preview: {why}", file=sys.stderr)
             return 2
     if cmd == "deploy":

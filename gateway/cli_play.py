@@ -32,7 +32,13 @@ def add_parser(flows_sub: Any) -> None:
         metavar="ANSWERS.json",
         help='{screen_id: {field: value, "_action": "footer|<name>|back"}}',
     )
-    p.add_argument("--token", default=None, help="the flow_token (default: a fixed test token)")
+    p.add_argument(
+        "--token",
+        "--flow-token",
+        dest="token",
+        default=None,
+        help="the flow_token (default: a fixed test token)",
+    )
     _endpoint_arguments(p)
     p.add_argument(
         "--data",
@@ -121,8 +127,9 @@ def run_preview(args: argparse.Namespace) -> int:
     file = Path(args.flow_id)
     try:
         _read(file)  # a missing file is an error now, not a page later
-        if args.interactive or args.sender:
-            raise ValueError("--interactive and --sender are for a FLOW_ID at the provider")
+        remote = [f"--{k}" for k in ("interactive", "sender", "json") if getattr(args, k)]
+        if remote:
+            raise ValueError(f"{', '.join(remote)}: only for a FLOW_ID at the provider")
         data = read_data(args.data)
         exchange = _exchange(args)
         server = _bind(LoopbackServer, args.port)
@@ -145,7 +152,8 @@ def run_preview(args: argparse.Namespace) -> int:
     if args.open:
         import webbrowser
 
-        webbrowser.open(url)
+        if not webbrowser.open(url):
+            print(f"no browser to open here: open {url} yourself", file=sys.stderr)
     server.run(preview_app(session, title=f"{file.name} — Flow preview"))
     return 0
 
@@ -155,7 +163,11 @@ def read_data(value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
     if value.startswith("@"):
-        return _json_object(_read(Path(value[1:])), f"--data {value}")
+        try:
+            raw = _read(Path(value[1:]))
+        except ValueError as exc:
+            raise ValueError(f"--data {exc}") from None
+        return _json_object(raw, f"--data {value}")
     return _json_object(value.encode(), "--data")
 
 

@@ -22,7 +22,10 @@ declared field has the wrong type), ``outside_routing`` (a screen the routing mo
 not lead to), ``endpoint_error`` (``error``, non-200, 421, 427, an exception, a timeout),
 ``never_completed`` (the script ran out, or the loop guard), ``unfillable_required`` (a
 required field the script leaves empty or fills against the input's rules) and
-``invalid_answer`` (an optional field filled against its rules: the client refuses it).
+``invalid_answer`` (an optional field filled against its rules: the client refuses it)
+and ``unknown_field`` (the script fills a name no input of the screen has: a typo the
+client would never send). Screens the script answers but the walk never reaches are
+listed in :attr:`PlayResult.unused` (a script may cover several branches).
 """
 
 from __future__ import annotations
@@ -30,8 +33,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from gateway.flowjson import model as m
 from gateway.flowjson.issues import FlowJSONIssue
@@ -41,85 +43,40 @@ from gateway.flowjson.player_render import (
     describe,
     evaluate,
     init_values,
-    render_transcript,
     shown,
 )
-from gateway.flowjson.player_rules import check_inputs, data_findings, item_action, routes
+from gateway.flowjson.player_result import (
+    DEFAULT_TOKEN,
+    MAX_STEPS,
+    Exchange,
+    ExchangeError,
+    Finding,
+    FindingKind,
+    PlayResult,
+    Step,
+)
+from gateway.flowjson.player_rules import (
+    check_inputs,
+    data_findings,
+    item_action,
+    routes,
+    unknown_fields,
+)
 from gateway.flowjson.validate import validate_flow_json
 
-FindingKind = Literal[
-    "missing_field",
-    "wrong_type",
-    "outside_routing",
-    "endpoint_error",
-    "never_completed",
-    "unfillable_required",
-    "invalid_answer",
-    "invalid_flow",
+__all__ = [
+    "DEFAULT_TOKEN",
+    "MAX_STEPS",
+    "Exchange",
+    "ExchangeError",
+    "Finding",
+    "FindingKind",
+    "PlayResult",
+    "Step",
+    "examples",
+    "load_flow",
+    "play",
 ]
-Exchange = Callable[[dict[str, Any]], dict[str, Any]]
-"""Decrypted request payload → decrypted answer; raises :class:`ExchangeError`."""
-DEFAULT_TOKEN = "flow-player-token"  # noqa: S105  # a test token, no secret
-MAX_STEPS = 100
-
-
-class ExchangeError(Exception):
-    """The endpoint did not answer 200 with a decryptable JSON object."""
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.status_code = message, status_code
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finding:
-    """What the client would refuse or never reach: its kind, the screen and the path."""
-
-    kind: FindingKind
-    screen: str | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.screen}: " if self.screen else ""
-        return f"{where}{self.kind}: {self.message}" + (f" (at {self.path})" if self.path else "")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Step:
-    """One thing the user did on one screen, and what came back."""
-
-    screen: str | None
-    data: dict[str, Any]
-    rendered: tuple[str, ...] = ()
-    form: dict[str, Any] = field(default_factory=dict)
-    action: str = ""
-    component: str = ""
-    request: dict[str, Any] | None = None
-    response: dict[str, Any] | None = None
-    status_code: int | None = None
-    elapsed_ms: float | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlayResult:
-    """A walk: its steps, its findings and, when it completed, the ``nfm_reply``."""
-
-    steps: tuple[Step, ...]
-    findings: tuple[Finding, ...]
-    completion: dict[str, Any] | None
-    """The ``nfm_reply`` the provider would deliver: response_json, body, name."""
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings and self.completion is not None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def transcript(self) -> str:
-        return render_transcript(self)
 
 
 def play(
@@ -138,8 +95,12 @@ def play(
         return PlayResult(steps=(), findings=findings, completion=None)
     walk = _Walk(model, answers, exchange, flow_token, clock)
     walk.run(max_steps)
+    unused = tuple(k for k in answers if k in walk.screens and k not in walk.visits)
     return PlayResult(
-        steps=tuple(walk.steps), findings=tuple(walk.findings), completion=walk.completion
+        steps=tuple(walk.steps),
+        findings=tuple(walk.findings),
+        completion=walk.completion,
+        unused=unused,
     )
 
 
@@ -227,6 +188,13 @@ class _Walk:
     def _turn(self, entry: dict[str, Any]) -> None:
         """The user fills the form from ``entry`` and presses what it names."""
         screen = self.screens[self.screen]
+        for name in unknown_fields(screen, entry):
+            self._flag(
+                "unknown_field", self.screen, f"form.{name}", f"{self.screen} has no input {name!r}"
+            )
+        if self.findings:
+            self._record((), str(entry.get("_action", "footer")), "", note="a name no input has")
+            raise _Stop
         self.form.update({k: v for k, v in entry.items() if not k.startswith("_")})
         scope = self._scope(self.form)
         comps = list(shown(screen.layout.children, scope))
@@ -396,14 +364,16 @@ class _Walk:
             answer = self.exchange(request)
         except ExchangeError as exc:
             ms = (self.clock() - started) * 1000
-            self.steps.append(Step(**step, status_code=exc.status_code, elapsed_ms=ms))
+            note = f"failed: {exc.message}"
+            self.steps.append(Step(**step, status_code=exc.status_code, elapsed_ms=ms, note=note))
             code = f"HTTP {exc.status_code}: " if exc.status_code else ""
             raise self._fail(
                 "endpoint_error", origin, "", f"{action}: {code}{exc.message}"
             ) from exc
         except Exception as exc:  # the endpoint's bug, a timeout, a lost connection
             ms = (self.clock() - started) * 1000
-            self.steps.append(Step(**step, elapsed_ms=ms, note=type(exc).__name__))
+            note = f"failed: {type(exc).__name__}: {exc}"
+            self.steps.append(Step(**step, elapsed_ms=ms, note=note))
             why = f"{action}: {type(exc).__name__}: {exc}"
             raise self._fail("endpoint_error", origin, "", why) from exc
         ms = (self.clock() - started) * 1000

@@ -20,7 +20,7 @@ from gateway.flowjson import model as m
 from gateway.flowjson.expressions import _BINARY, _TOKEN, ExpressionError
 
 if TYPE_CHECKING:
-    from gateway.flowjson.player import PlayResult
+    from gateway.flowjson.player_result import PlayResult
 
 _WHOLE_REF = re.compile(r"^\$\{([^}]*)\}$")
 _CONCAT = " "
@@ -237,7 +237,7 @@ def shown(children: list[Any], scope: Scope) -> Iterator[Any]:
 def init_values(children: list[Any], scope: Scope) -> dict[str, Any]:
     """The starting form: each Form's ``init-values`` and each input's ``init-value``."""
     out: dict[str, Any] = {}
-    for comp in _all(children):
+    for comp in every_component(children):
         if isinstance(comp, m.Form) and comp.init_values is not None:
             got = evaluate(comp.init_values, scope)
             if isinstance(got, dict):
@@ -251,16 +251,17 @@ def init_values(children: list[Any], scope: Scope) -> dict[str, Any]:
     return out
 
 
-def _all(children: list[Any]) -> Iterator[Any]:
+def every_component(children: list[Any]) -> Iterator[Any]:
+    """Every component below ``children``, shown or not (Forms, If and Switch opened)."""
     for comp in children:
         yield comp
         if isinstance(comp, m.Form):
-            yield from _all(comp.children)
+            yield from every_component(comp.children)
         elif isinstance(comp, m.If):
-            yield from _all([*comp.then, *(comp.else_ or [])])
+            yield from every_component([*comp.then, *(comp.else_ or [])])
         elif isinstance(comp, m.Switch):
             for case in comp.cases.values():
-                yield from _all(case)
+                yield from every_component(case)
 
 
 def describe(comp: Any, scope: Scope, form: Mapping[str, Any]) -> str:
@@ -305,4 +306,8 @@ def render_transcript(result: PlayResult) -> str:
     if result.completion is not None:
         reply = json.dumps(result.completion["response_json"], ensure_ascii=False)
         lines.append(f"COMPLETED nfm_reply response_json={reply}")
+    if result.unused:
+        lines.append(
+            f"NOTE the walk never reached {', '.join(result.unused)}, which the script answers"
+        )
     return "\n".join(lines)

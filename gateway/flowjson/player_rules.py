@@ -6,18 +6,31 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
 from gateway.flowjson import model as m
-from gateway.flowjson.player_render import Input, Scope, evaluate, truthy
+from gateway.flowjson.player_render import Input, Scope, evaluate, every_component, truthy
 from gateway.flowjson.refs import REF, matches
 
 Check = tuple[Any, str, str]  # (FindingKind, path, message)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{5,20}$")
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+_SOURCES = {
+    "data": "the endpoint's answer",
+    "payload": "the navigate payload",
+    "_data": "the opening data (_data / --data)",
+}
+
+
+def unknown_fields(screen: m.Screen, form: Mapping[str, Any]) -> list[str]:
+    """The names a script fills that no input of the screen has (a typo: never sent)."""
+    names = {getattr(c, "name", None) for c in every_component(screen.layout.children)}
+    return sorted(k for k in form if k[:1] != "_" and k not in names)
 
 
 def data_findings(screen: m.Screen, data: Any, where: str) -> list[Check]:
@@ -33,7 +46,8 @@ def data_findings(screen: m.Screen, data: Any, where: str) -> list[Check]:
                 (
                     "missing_field",
                     f"{where}.{name}",
-                    f"{screen.id} binds ${{data.{name}}}, which the answer leaves out",
+                    f"{screen.id} binds ${{data.{name}}}, which {_SOURCES.get(where, where)} "
+                    "leaves out",
                 )
             )
     for name, spec in model.items():

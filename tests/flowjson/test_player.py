@@ -452,3 +452,49 @@ def test_without_data_the_first_screen_opens_with_its_data_models_examples() -> 
     assert result.steps[0].rendered[0] == "TextHeading: Hello"
     given = play(GREET, {**ANSWERS, "_data": {}}, exchange=endpoint_exchange(endpoints.greeter()))
     assert [f.kind for f in given.findings] == ["missing_field"]  # data given: as given
+
+
+def test_a_name_no_input_has_is_an_unknown_field() -> None:
+    result = _play({"ASK": {"name": "Ann", "nmae": "Bob"}, "GREET": {}, "DONE": {}})
+    assert _kinds(result) == ["unknown_field"]
+    assert result.findings[0].path == "form.nmae"
+    assert str(result.findings[0]) == "ASK: unknown_field: ASK has no input 'nmae' (at form.nmae)"
+
+
+def test_screens_the_walk_never_reaches_are_listed_not_found() -> None:
+    result = _play({**ANSWERS, "ELSEWHERE": {}, "GREET": {"mood": "meh"}})
+    assert result.ok  # a script may cover several branches
+    assert result.unused == ()  # ELSEWHERE is no screen: not a branch either
+    flow = {**GREET, "routing_model": {**GREET["routing_model"], "ASK": ["GREET", "DONE"]}}
+    result = _play({**ANSWERS}, flow=flow)
+    assert result.unused == ()
+    result = _play({"ASK": {"name": "Ann"}, "GREET": {}, "DONE": {}}, flow=flow)
+    assert result.unused == ()
+    quick = _play({"_screen": "DONE", "_data": {"name": "Bo"}, **ANSWERS})
+    assert quick.ok
+    assert quick.unused == ("ASK", "GREET")
+    assert quick.transcript().endswith(
+        "NOTE the walk never reached ASK, GREET, which the script answers"
+    )
+
+
+def test_a_failed_exchange_says_why_in_the_walk() -> None:
+    def down(payload: dict[str, Any]) -> dict[str, Any]:
+        raise ExchangeError("cannot reach http://127.0.0.1:9/: Connection refused")
+
+    result = _play(exchange=down)
+    assert result.steps[-1].note == "failed: cannot reach http://127.0.0.1:9/: Connection refused"
+    assert "(failed: cannot reach" in result.transcript()
+
+
+def test_missing_data_names_where_it_came_from() -> None:
+    opening = play(GREET, {"_screen": "GREET", "_data": {"count": 1, "vip": False}})
+    assert opening.findings[0].message.endswith(
+        "which the opening data (_data / --data) leaves out"
+    )
+    answer = _play(
+        exchange=endpoint_exchange(
+            endpoints.greeter(next_screen("GREET", {"count": 2, "vip": False}))
+        )
+    )
+    assert answer.findings[0].message.endswith("which the endpoint's answer leaves out")

@@ -145,8 +145,11 @@ def test_a_local_file_or_a_flow_id() -> None:
         (["flows", "preview", str(GREET_FILE), "--data", "[1]"], "--data must be a JSON object"),
         (["flows", "preview", str(GREET_FILE), "--endpoint", "http://x"], "--public-key"),
         (["flows", "preview", str(GREET_FILE), "--interactive"], "FLOW_ID"),
-        (["flows", "preview", "1234567890", "--app", "m:e"], "--app need a FLOW.json"),
-        (["flows", "preview", "1234567890", "--init"], "--init need a FLOW.json"),
+        (["flows", "preview", str(GREET_FILE), "--json"], "--json: only for a FLOW_ID"),
+        (["flows", "preview", "1", "--app", "m", "--init"], "--app, --init need a FLOW.json"),
+        (["flows", "preview", str(GREET_FILE), "--data", "@nope.json"], "--data nope.json: no"),
+        (["flows", "preview", "1234567890", "--app", "m:e"], "--app needs a FLOW.json"),
+        (["flows", "preview", "1234567890", "--init"], "--init needs a FLOW.json"),
     ],
 )
 def test_bad_preview_arguments_are_one_line_and_exit_2(
