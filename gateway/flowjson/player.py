@@ -65,6 +65,7 @@ from gateway.flowjson.player_rules import (
 from gateway.flowjson.validate import validate_flow_json
 
 __all__ = [
+    "CLOSED",
     "DEFAULT_TOKEN",
     "MAX_STEPS",
     "Exchange",
@@ -129,6 +130,10 @@ def examples(flow: m.FlowJSON, screen_id: str) -> dict[str, Any]:
     screen = next((s for s in flow.screens if s.id == screen_id), None)
     model = (screen.data if screen else None) or {}
     return {name: spec.example for name, spec in model.items() if spec.example is not None}
+
+
+CLOSED = "the user closed the Flow with Back"
+"""The ``never_completed`` message of Back pressed on the first screen."""
 
 
 class _Stop(Exception):
@@ -329,9 +334,7 @@ class _Walk:
             return
         if not self.history:
             self._record(rendered, "back", "close", note="back on the first screen closes the Flow")
-            raise self._fail(
-                "never_completed", self.screen, "", "the user closed the Flow with Back"
-            )
+            raise self._fail("never_completed", self.screen, "", CLOSED)
         self._record(rendered, "back", "back")
         self.screen, self.data = self.history.pop()
 

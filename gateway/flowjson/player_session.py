@@ -21,6 +21,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gateway.flowjson.player import (
+    CLOSED,
     DEFAULT_TOKEN,
     Exchange,
     Finding,
@@ -88,7 +89,8 @@ class FlowSession:
 
     @property
     def ended(self) -> bool:
-        """Completed, closed, or stopped by a finding: only :meth:`restart` goes on."""
+        """Completed, closed with Back, or the Flow could not open: only :meth:`restart`
+        goes on."""
         return self._walk is None or bool(self._walk.findings) or self.completion is not None
 
     @property
@@ -117,7 +119,7 @@ class FlowSession:
         before = {name: copy.deepcopy(getattr(walk, name)) for name in _WALK_STATE}
         self._run(lambda: walk._turn(entry))
         found = tuple(walk.findings)
-        if not found or any(f.kind == "never_completed" for f in found):
+        if not found or any(f.message == CLOSED for f in found):
             return  # moved on, completed, or closed with Back
         tried = walk.steps[len(before["steps"]) :]
         for name, value in before.items():  # the client stays on this screen

@@ -160,6 +160,17 @@ def test_an_endpoint_that_is_down_is_a_finding_to_press_past() -> None:
     assert not session.ended
 
 
+def test_pressing_what_is_not_there_is_refused_not_the_end() -> None:
+    session = _session()
+    session.press({}, "no_such_button")
+    assert not session.ended
+    assert [f.kind for f in session.findings] == ["never_completed"]
+    session.press({"name": "Ann", "typo": 1})
+    assert [f.kind for f in session.findings] == ["unknown_field"]
+    session.press({"name": "Ann"})
+    assert session.view()["screen"]["id"] == "GREET"
+
+
 def test_what_ends_the_walk_until_restart() -> None:
     closed = _session()
     closed.back()  # Back on the first screen closes the Flow
