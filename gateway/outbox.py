@@ -16,10 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import random
-import secrets
-import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,7 +29,7 @@ from gateway.errors import ConfigError, GatewayError, OutcomeUnknown, ProviderEr
 from gateway.group_commit import GroupCommit
 from gateway.log import get_logger
 from gateway.model import FlowMessage
-from gateway.store.base import Enqueued, NewSend, OutboxJob, SendOutcome
+from gateway.store.base import Enqueued, NewSend, OutboxJob, SendOutcome, lease_owner
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
@@ -115,7 +112,7 @@ class OutboxWorker:
         self.store, self._pace, self._send = store, pace, send
         self.settings = settings or WorkerSettings()
         self.clock = clock
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.owner = lease_owner()
         self.log = get_logger(component="worker", owner=self.owner)
         self._io = ThreadPoolExecutor(4, "outbox")
         self._held: set[int] = set()

@@ -50,6 +50,7 @@ from gateway.log import get_logger
 from gateway.receiver.routing import Routed, Unroutable, route
 from gateway.receiver.worker import Dispatcher, Handler
 from gateway.store import Delivery, NewEvent, Recorded, Store, open_store
+from gateway.store.base import status_key
 
 H = TypeVar("H", bound=Handler)
 P = ParamSpec("P")
@@ -80,7 +81,7 @@ def dedup_key(provider: str, event: InboundEvent) -> str:
     if isinstance(event, FlowCompleted):
         return f"{provider}:flow:{event.message_id}"
     if isinstance(event, MessageStatus):
-        return f"{provider}:status:{event.message_id}:{event.status}"
+        return status_key(provider, event.message_id, event.status)
     digest = hashlib.sha256(json.dumps(event.raw, sort_keys=True, default=str).encode())
     if isinstance(event, FlowStatusChanged | FlowHealthAlert | TemplateStatusChanged):
         # Their value has no id: the same move made twice (published, edited, published
@@ -207,11 +208,11 @@ class WebhookReceiver:
     async def _receive(self, request: Request, started: float, seen: _Seen | None) -> Response:
         name = request.path_params["sender"]
         log = self.log.bind(sender=name)
-        senders = self.core.senders
+        senders, by_provider = self.core.senders, False
         if name in senders:
             provider = senders[name].provider
-        elif self._of_provider(name):
-            provider = name  # one URL per provider app: routed by business id
+        elif senders.of_provider(name):
+            provider, by_provider = name, True  # one URL per provider app: by business id
             log = self.log.bind(route="provider")
         else:
             return JSONResponse({"error": f"unknown sender {name!r}"}, status_code=404)
@@ -234,12 +235,14 @@ class WebhookReceiver:
             log.warning("receiver.disconnected")
             return JSONResponse({"error": "client disconnected"}, status_code=400)
         headers, query = dict(request.headers), dict(request.query_params)
+        # Credentials masked by name and by value (a custom auth header too), once.
+        masked = mask_headers(headers)
         try:
-            if name == provider and name not in senders:
-                deliveries = self._routed(provider, body, headers, query, log)
+            if by_provider:
+                deliveries = self._routed(provider, body, headers, masked, query, log)
             else:
                 events = self.core.handle_webhook(name, body, headers, query, log=False)
-                deliveries = [self._delivery(name, provider, headers, body, events)]
+                deliveries = [self._delivery(name, provider, masked, body, events)]
         except SignatureError as exc:
             log.warning("receiver.rejected", verified=False, reason=str(exc))
             return JSONResponse({"error": "authentication failed"}, status_code=401)
@@ -289,9 +292,6 @@ class WebhookReceiver:
             answer["unroutable"] = unroutable
         return JSONResponse(answer)
 
-    def _of_provider(self, provider: str) -> list[str]:
-        return [sender.name for sender in self.core.senders.of_provider(provider)]
-
     async def _refresh_senders(self) -> None:
         """Pick up senders added, changed or removed in the store (by the CLI, another
         process) without a restart."""
@@ -308,6 +308,7 @@ class WebhookReceiver:
         provider: str,
         body: bytes,
         headers: dict[str, str],
+        masked: dict[str, str],
         query: dict[str, str],
         log: Any,
     ) -> list[Delivery]:
@@ -322,7 +323,7 @@ class WebhookReceiver:
                         "",
                         provider,
                         self.clock(),
-                        mask_headers(headers),
+                        masked,
                         part.body,
                         (),
                         unroutable=part.reason,
@@ -330,15 +331,15 @@ class WebhookReceiver:
                 )
                 continue
             assert isinstance(part, Routed)
-            events = self.core.senders[part.sender].adapter.parse_webhook(part.body, headers)
-            deliveries.append(self._delivery(part.sender, provider, headers, part.body, events))
+            events = part.sender.adapter.parse_webhook(part.body, headers)
+            deliveries.append(self._delivery(part.sender.name, provider, masked, part.body, events))
         return deliveries
 
     def _delivery(
         self,
         sender: str,
         provider: str,
-        headers: dict[str, str],
+        masked: dict[str, str],
         body: bytes,
         events: list[InboundEvent],
     ) -> Delivery:
@@ -350,13 +351,12 @@ class WebhookReceiver:
             text = json.dumps(payload, ensure_ascii=True, default=str)
             key = dedup_key(provider, e)
             new.append(NewEvent(key, event_kind(e), payload, self._handlers_for(e), text))
-        # Credentials masked by name and by value: a custom auth header is masked too.
-        return Delivery(sender, provider, self.clock(), mask_headers(headers), body, tuple(new))
+        return Delivery(sender, provider, self.clock(), masked, body, tuple(new))
 
     async def _get(self, request: Request) -> Response:
         sender = request.path_params["sender"]
-        if sender not in self.core.senders and (of := self._of_provider(sender)):
-            sender = of[0]  # the app's verify token: every sender of one app shares it
+        if sender not in self.core.senders and (of := self.core.senders.of_provider(sender)):
+            sender = of[0].name  # the app's verify token: every sender of one app shares it
         if sender not in self.core.senders:
             return JSONResponse({"error": f"unknown sender {sender!r}"}, status_code=404)
         try:

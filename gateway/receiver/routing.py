@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class Routed:
     """A part of a callback for a configured sender."""
 
-    sender: str
+    sender: Sender
     body: bytes
 
 
@@ -54,6 +54,7 @@ def route(
     registry = core.senders
     out: list[Routed | Unroutable] = []
     reached: dict[str, Sender] = {}
+    of_provider: list[Sender] | None = None  # looked up once, when a part needs it
     for part in adapter_class(provider).split_webhook(body):
         sender = None
         if part.business_id is not None:
@@ -63,18 +64,20 @@ def route(
         if sender is None and part.business_id is None:
             # Nothing names a number (On-Premise), or only an account no sender claims
             # (a template status): the provider's only sender, when there is one.
-            only = registry.of_provider(provider)
-            sender = only[0] if len(only) == 1 else None
+            if of_provider is None:
+                of_provider = registry.of_provider(provider)
+            sender = of_provider[0] if len(of_provider) == 1 else None
         if sender is None:
             out.append(Unroutable(_why(provider, part.business_id, part.account_id), part.body))
             continue
         reached[sender.name] = sender
-        out.append(Routed(sender.name, part.body))
+        out.append(Routed(sender, part.body))
     if reached:
         for sender in reached.values():
             sender.adapter.verify_webhook(body, headers, query)
     else:
-        _verify_with_any(registry.of_provider(provider), body, headers, query)
+        senders = registry.of_provider(provider) if of_provider is None else of_provider
+        _verify_with_any(senders, body, headers, query)
     return out
 
 

@@ -18,11 +18,8 @@ import contextlib
 import contextvars
 import functools
 import inspect
-import os
 import queue
 import random
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -35,6 +32,7 @@ from gateway import telemetry
 from gateway.config import ReceiverSettings
 from gateway.events import event_from_dict
 from gateway.store import Job, Outcome, Store
+from gateway.store.base import lease_owner
 
 Handler = Callable[[Any], Awaitable[None] | None]
 P = ParamSpec("P")
@@ -126,7 +124,7 @@ class Dispatcher:
         self._beat = time.monotonic()
         self._store_error: str | None = None
         self._stuck_threads = 0  # sync handler calls still running past their timeout
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.owner = lease_owner()
         """Who holds this dispatcher's leases (host, pid, and a nonce per start)."""
         self._last_heartbeat = time.monotonic()
         self._last_maintenance = time.monotonic()

@@ -14,6 +14,9 @@ taken over: a process that starts never resets the jobs others are running.
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -209,8 +212,36 @@ OUTBOX_STATUSES: tuple[OutboxStatus, ...] = (
     "queued", "claimed", "sending", "sent", "failed", "unknown", "cancelled",
 )  # fmt: skip
 DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
 """How far a sent message got; a status webhook never moves it back (read stays read
 when a late "delivered" arrives). Failed is final."""
+
+
+ERROR_MAX = 2000
+"""Characters of a handler's or a send's error kept."""
+
+
+def status_key(provider: str, message_id: str | None, status: str) -> str:
+    """The inbox's dedup key of a status webhook (the outbox looks sends up by it)."""
+    return f"{provider}:status:{message_id}:{status}"
+
+
+def lease_owner() -> str:
+    """Who holds a process's leases: host, pid, and a nonce per start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def clip(text: str | None) -> str | None:
+    """An error message as stored: at most :data:`ERROR_MAX` characters, printable."""
+    return None if text is None else printable(text[:ERROR_MAX])
+
+
+def printable(text: str) -> str:
+    """``text`` storable in any text column: a lone surrogate and NUL (PostgreSQL
+    refuses it in text) are written as their escapes."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
 
 
 @dataclass(frozen=True, slots=True)

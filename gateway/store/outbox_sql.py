@@ -24,6 +24,8 @@ from gateway.store.base import (
     OutboxRow,
     Queue,
     SendOutcome,
+    clip,
+    status_key,
 )
 
 if TYPE_CHECKING:
@@ -33,7 +35,6 @@ _ROW = (
     "id, key, sender, provider, recipient, status, attempts, message_id, error_class, error,"
     " delivery, delivery_at, created_at, updated_at, owner, message"
 )
-_ERROR_MAX = 2000
 
 
 class OutboxSql:
@@ -128,7 +129,7 @@ class OutboxSql:
                         o.status,
                         o.message_id,
                         o.error_class,
-                        _clip(o.error),
+                        clip(o.error),
                         o.next_at if o.next_at is not None else now,
                         delivery if o.status == "sent" else None,
                         rank if o.status == "sent" else 0,
@@ -145,13 +146,20 @@ class OutboxSql:
         best = ("sent", DELIVERY_RANK["sent"], now)
         if row is None:
             return best
-        for status, rank in DELIVERY_RANK.items():
-            found = db.one(
-                "SELECT created_at FROM events WHERE dedup_key = ?",
-                (self.bind_key(f"{row[0]}:status:{message_id}:{status}"),),
-            )
-            if found is not None and rank > best[1]:
-                best = (status, rank, found[0])
+        later = {  # the stored key of each status past "sent"
+            self.bind_key(status_key(row[0], message_id, status)): (status, rank)
+            for status, rank in DELIVERY_RANK.items()
+            if rank > best[1]
+        }
+        marks = ", ".join("?" * len(later))
+        found = db.all(
+            f"SELECT dedup_key, created_at FROM events WHERE dedup_key IN ({marks})",  # noqa: S608
+            tuple(later),
+        )
+        for key, created_at in found:
+            status, rank = later[key]
+            if rank > best[1]:
+                best = (status, rank, created_at)
         return best
 
     @abstractmethod
@@ -221,7 +229,3 @@ class OutboxSql:
             ):
                 out[f"delivery:{delivery}"] = n
         return out
-
-
-def _clip(text: str | None) -> str | None:
-    return None if text is None else text[:_ERROR_MAX].replace("\x00", "\\x00")

@@ -24,7 +24,7 @@ from gateway.extras import require
 from gateway.redact import redact_url
 from gateway.store import migrations
 from gateway.store.base import Queue
-from gateway.store.sql import Db, SqlStore
+from gateway.store.sql import Db, SqlStore, need_schema
 
 require("postgres", "the PostgreSQL store")
 
@@ -77,8 +77,6 @@ class PostgresStore(SqlStore):
             if migrate:
                 self.migrate()
             else:
-                from gateway.store.sqlite import need_schema
-
                 need_schema(self)
         except (psycopg.Error, PoolTimeout) as exc:
             self._pool.close()

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, ClassVar, Protocol
 
+from gateway.errors import ConfigError
 from gateway.http import encodable
 from gateway.store.base import (
     JOBS,
@@ -28,11 +29,12 @@ from gateway.store.base import (
     Recorded,
     StoredSender,
     UnroutableRow,
+    clip,
+    printable,
 )
-from gateway.store.migrations import Migration, apply, current_version
+from gateway.store.migrations import Migration, apply, current_version, latest
 from gateway.store.outbox_sql import OutboxSql
 
-_ERROR_MAX = 2000  # characters of a handler's error kept
 _JOB_COLUMNS = (
     "j.id, j.event_id, e.sender, e.provider, e.type, j.handler, j.status, j.attempts,"
     " j.last_error, e.created_at, j.updated_at, j.owner, j.lease_until"
@@ -126,7 +128,7 @@ class SqlStore(OutboxSql, ABC):
                 d.sender,
                 d.provider,
                 d.received_at,
-                printable(json.dumps(d.headers)),
+                json.dumps(d.headers),  # ASCII: NUL only as \u0000
                 bytes(d.body),
                 None if d.unroutable is None else printable(d.unroutable),
             ),
@@ -446,13 +448,17 @@ def _bump(db: Db) -> int:
     return int(row[0])
 
 
-def clip(text: str | None) -> str | None:
-    return None if text is None else printable(text[:_ERROR_MAX])
-
-
-def printable(text: str) -> str:
-    """``text`` storable in any text column: a lone surrogate and NUL (PostgreSQL
-    refuses it in text) are written as their escapes."""
-    if text.isascii() and "\x00" not in text:
-        return text
-    return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\x00")
+def need_schema(store: SqlStore) -> None:
+    """Raise unless ``store``'s schema is the one this release uses."""
+    have, want = store.schema_version(), latest(store.migrations)
+    if have < want:
+        raise ConfigError(
+            "gateway.store",
+            f"the store's schema is at version {have}, this release needs {want}:"
+            " run `flowgateway store migrate`",
+        )
+    if have > want:
+        raise ConfigError(
+            "gateway.store",
+            f"the store's schema is at version {have}, newer than this release knows ({want})",
+        )

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from gateway.errors import ConfigError
+from gateway.http import encodable
 from gateway.store import migrations
 from gateway.store.base import Queue
-from gateway.store.sql import Db, SqlStore
+from gateway.store.sql import Db, SqlStore, need_schema
 
 
 class SQLiteStore(SqlStore):
@@ -40,7 +41,6 @@ class SQLiteStore(SqlStore):
         sqlite3.InterfaceError,  # a value sqlite3 cannot bind
         sqlite3.ProgrammingError,
     )
-    missing_table: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.OperationalError,)
 
     def __init__(
         self,
@@ -71,14 +71,11 @@ class SQLiteStore(SqlStore):
             try:
                 self._open(migrate)
                 return
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) and time.monotonic() < deadline:
+            except sqlite3.Error as exc:
+                locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+                if locked and time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
-                self._db.close()
-                reason = f"cannot open the store {self.path}: {exc}"
-                raise ConfigError("gateway.store", reason) from None
-            except sqlite3.Error as exc:
                 self._db.close()
                 reason = f"cannot open the store {self.path}: {exc}"
                 raise ConfigError("gateway.store", reason) from None
@@ -119,24 +116,17 @@ class SQLiteStore(SqlStore):
         """The migration version applied (0: none); a plain read, no write lock."""
         with self._lock:
             try:
-                row = self._db.execute("SELECT MAX(version) FROM flowgateway_schema").fetchone()
+                return migrations.current_version(_SQLiteDb(self._db))
             except sqlite3.OperationalError as exc:
                 if "no such table" not in str(exc):
                     raise
                 return 0  # nothing applied yet
-        return int(row[0]) if row and row[0] is not None else 0
 
     def bind_key(self, key: str) -> str | bytes:
         """``key``, or its exact bytes when it holds a lone surrogate (JSON's ``\\udc00``
         decodes to one; UTF-8 cannot carry it). SQLite keeps such a key as a BLOB, which
         equals only the same bytes: redeliveries still deduplicate, nothing else collides."""
-        if key.isascii():
-            return key
-        try:
-            key.encode()
-        except UnicodeEncodeError:
-            return key.encode("utf-8", "surrogatepass")
-        return key
+        return key if encodable(key) else key.encode("utf-8", "surrogatepass")
 
     def _lease(
         self, db: Db, q: Queue, owner: str, now: float, limit: int, lease: float
@@ -197,22 +187,6 @@ class _SQLiteDb:
         if not rows:
             return 0
         return self._c.executemany(sql, rows).rowcount
-
-
-def need_schema(store: SqlStore) -> None:
-    """Raise unless ``store``'s schema is the one this release uses."""
-    have, want = store.schema_version(), migrations.latest(store.migrations)
-    if have < want:
-        raise ConfigError(
-            "gateway.store",
-            f"the store's schema is at version {have}, this release needs {want}:"
-            " run `flowgateway store migrate`",
-        )
-    if have > want:
-        raise ConfigError(
-            "gateway.store",
-            f"the store's schema is at version {have}, newer than this release knows ({want})",
-        )
 
 
 def _create_private(path: Path) -> None:
