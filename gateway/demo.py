@@ -177,17 +177,27 @@ async def _round_trips(
             if set(codes) != {200}:
                 raise DemoFailure(f"{name}: the receiver answered {codes} to the callbacks")
     await _until_completed(events, arrived, len(sent))
-    rows = []
-    for message_id, (name, provider) in sent.items():
-        statuses = [
-            e.status for e in events if isinstance(e, MessageStatus) and e.message_id == message_id
-        ]
-        done = next(e for e in events if isinstance(e, FlowCompleted) and e.reply_to == message_id)
-        rows.append(
-            Row(name, provider, message_id, _who(done.user), "→".join(statuses) or "-",
-                done.flow_token or "-", json.dumps(done.response, sort_keys=True))
-        )  # fmt: skip
+    rows = [
+        _completion_row(name, provider, mid, events)[0] for mid, (name, provider) in sent.items()
+    ]
     return rows + refused
+
+
+def _completion_row(
+    name: str, provider: str | None, message_id: str, events: list[InboundEvent], marker: str = ""
+) -> tuple[Row, FlowCompleted]:
+    """The table row of one sent message, and its FlowCompleted (``provider`` None: the
+    one the FlowCompleted names)."""
+    statuses = [
+        e.status for e in events if isinstance(e, MessageStatus) and e.message_id == message_id
+    ]
+    done = next(e for e in events if isinstance(e, FlowCompleted) and e.reply_to == message_id)
+    response = json.dumps(done.response, sort_keys=True)
+    row = Row(
+        name, provider or done.provider, message_id, _who(done.user) + marker,
+        "→".join(statuses) or "-", done.flow_token or "-", response,
+    )  # fmt: skip
+    return row, done
 
 
 async def _endpoint_row(
@@ -248,18 +258,11 @@ async def _send_first(config: GatewayConfig, message: FlowMessage) -> tuple[str,
 def _endpoint_completion(
     name: str, message_id: str, events: list[InboundEvent], expected: dict[str, object]
 ) -> Row:
-    done = next(e for e in events if isinstance(e, FlowCompleted) and e.reply_to == message_id)
+    row, done = _completion_row(name, None, message_id, events, VIA_ENDPOINT)
     got = (done.flow_token, done.response, _is(done.user, DATA_EXCHANGE.to))
     if got != (DATA_EXCHANGE.flow_token, expected, True):
         raise DemoFailure(f"{name}: the data-exchange FlowCompleted is not the booking: {got}")
-    statuses = [
-        e.status for e in events if isinstance(e, MessageStatus) and e.message_id == message_id
-    ]
-    return Row(
-        name, done.provider, message_id, _who(done.user) + VIA_ENDPOINT,
-        "→".join(statuses) or "-", done.flow_token or "-",
-        json.dumps(done.response, sort_keys=True),
-    )  # fmt: skip
+    return row
 
 
 def _endpoint_note(steps: Sequence[Step], booking: Booking, url: str) -> str:

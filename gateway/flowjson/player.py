@@ -136,6 +136,11 @@ CLOSED = "the user closed the Flow with Back"
 """The ``never_completed`` message of Back pressed on the first screen."""
 
 
+Checkpoint = tuple[
+    dict[str, dict[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]], str, dict[str, Any], int
+]
+
+
 class _Stop(Exception):
     """The walk ends here (a finding or the completion is recorded)."""
 
@@ -250,6 +255,22 @@ class _Walk:
         else:  # complete
             self._record(rendered, pressed, "complete", payload=payload)
             self._complete(payload)
+
+    # -- a turn undone (the interactive session) --------------------------------------
+
+    def checkpoint(self) -> Checkpoint:
+        """What a turn may change, to put back where the client keeps the user on the
+        screen. Data dicts are only ever replaced, never changed in place: forms are."""
+        seen = {k: {**v, "form": dict(v["form"])} for k, v in self.seen.items()}
+        return seen, list(self.history), self.screen, self.data, len(self.steps)
+
+    def rollback(self, point: Checkpoint, *, keep_steps: bool) -> None:
+        """Back to ``point``; the turn's steps kept in the walk when ``keep_steps``."""
+        self.seen, self.history, self.screen, self.data, steps = point
+        if not keep_steps:
+            del self.steps[steps:]
+        self.findings.clear()
+        self.completion = None
 
     # -- screens, script, actions ------------------------------------------------------
 

@@ -11,26 +11,25 @@ needs no client library).
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import os
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from gateway.endpoint.crypto import OAEP, flip
 from gateway.flowjson.player import Exchange, ExchangeError
+from gateway.signing import hmac_sha256_hex
 
 if TYPE_CHECKING:
     from gateway.endpoint import FlowEndpoint
 
 TIMEOUT = 10.0
 """Meta counts a request past 10 s as a ``timeout_error`` (reference/flows.md §B7)."""
-_OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -57,7 +56,7 @@ def seal(payload: dict[str, Any], public_key: rsa.RSAPublicKey) -> tuple[bytes, 
     sealed = AESGCM(aes_key).encrypt(iv, json.dumps(payload).encode(), None)
     body = {
         "encrypted_flow_data": base64.b64encode(sealed).decode(),
-        "encrypted_aes_key": base64.b64encode(public_key.encrypt(aes_key, _OAEP)).decode(),
+        "encrypted_aes_key": base64.b64encode(public_key.encrypt(aes_key, OAEP)).decode(),
         "initial_vector": base64.b64encode(iv).decode(),
     }
     return json.dumps(body).encode(), aes_key, iv
@@ -67,7 +66,7 @@ def open_answer(status: int, text: str, aes_key: bytes, iv: bytes) -> dict[str, 
     """The decrypted answer of a 200; raises ExchangeError for anything else."""
     if status != 200:
         raise ExchangeError(_why(status, text), status_code=status)
-    flipped = bytes(b ^ 0xFF for b in iv)
+    flipped = flip(iv)
     try:
         clear = AESGCM(aes_key).decrypt(flipped, base64.b64decode(text, validate=True), None)
         answer = json.loads(clear.decode("utf-8"))
@@ -97,8 +96,7 @@ def _why(status: int, text: str) -> str:
 def _signed(body: bytes, app_secret: str | None) -> dict[str, str]:
     headers = {"Content-Type": "application/json"}
     if app_secret:
-        digest = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-        headers["X-Hub-Signature-256"] = f"sha256={digest}"
+        headers["X-Hub-Signature-256"] = f"sha256={hmac_sha256_hex(app_secret, body)}"
     return headers
 
 

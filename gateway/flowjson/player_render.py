@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from gateway.flowjson import model as m
 from gateway.flowjson.expressions import _BINARY, _TOKEN, ExpressionError
+from gateway.flowjson.refs import WHOLE_REF
 
 if TYPE_CHECKING:
     from gateway.flowjson.player_result import PlayResult
 
-_WHOLE_REF = re.compile(r"^\$\{([^}]*)\}$")
 _CONCAT = " "
 _PRECEDENCE = {**_BINARY, "!": 7, "neg": 7, _CONCAT: 0, "(": -1}
 INPUTS = (
@@ -88,7 +88,7 @@ def _dig(value: Any, parts: list[str]) -> Any:
 def evaluate(value: Any, scope: Scope) -> Any:
     """A property or payload with every reference and expression replaced by its value."""
     if isinstance(value, str):
-        whole = _WHOLE_REF.match(value)
+        whole = WHOLE_REF.match(value)
         if whole:
             return scope.lookup(whole.group(1))
         if len(value) >= 2 and value[0] == value[-1] == "`":
@@ -232,6 +232,15 @@ def shown(children: list[Any], scope: Scope) -> Iterator[Any]:
             yield from shown(comp.cases.get(as_text(key), []), scope)
         elif truthy(getattr(comp, "visible", None), scope, True):
             yield comp
+
+
+def items_of(source: Any, scope: Scope) -> Any:
+    """A data-source or list-items as the client reads them: a reference evaluated,
+    static items as JSON objects (kebab-case keys); not a list when a reference reaches
+    none."""
+    if isinstance(source, str):
+        return evaluate(source, scope)
+    return [i.model_dump(by_alias=True, exclude_none=True) for i in source or []]
 
 
 def init_values(children: list[Any], scope: Scope) -> dict[str, Any]:

@@ -4,14 +4,20 @@ min/max selected items, dates). Pure; each check returns ``(kind, path, message)
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
 from gateway.flowjson import model as m
-from gateway.flowjson.player_render import Input, Scope, evaluate, every_component, truthy
+from gateway.flowjson.player_render import (
+    Input,
+    Scope,
+    evaluate,
+    every_component,
+    items_of,
+    truthy,
+)
 from gateway.flowjson.refs import REF, matches
 
 Check = tuple[Any, str, str]  # (FindingKind, path, message)
@@ -181,12 +187,7 @@ def _text_input(comp: m.TextInput, text: str, scope: Scope) -> str | None:
 def _ids(
     comp: m.Dropdown | m.RadioButtonsGroup | m.CheckboxGroup | m.ChipsSelector, scope: Scope
 ) -> list[Any] | None:
-    source = comp.data_source
-    items = (
-        evaluate(source, scope)
-        if isinstance(source, str)
-        else [i.model_dump(by_alias=True) for i in source]
-    )
+    items = items_of(comp.data_source, scope)
     if not isinstance(items, list):
         return None  # unknown: the data-source itself is reported against the data model
     return [
@@ -231,8 +232,9 @@ def routes(flow: m.FlowJSON) -> dict[str, tuple[str, ...]]:
         return {k: tuple(v) for k, v in flow.routing_model.items()}
     out: dict[str, list[str]] = {}
     for screen in flow.screens:
-        text = json.dumps(screen.model_dump(by_alias=True, exclude_none=True))
-        for target in _navigate_targets(json.loads(text)):
+        for target in _navigate_targets(
+            screen.model_dump(mode="json", by_alias=True, exclude_none=True)
+        ):
             out.setdefault(screen.id, []).append(target)
     return {k: tuple(v) for k, v in out.items()}
 

@@ -14,7 +14,6 @@ walk, until :meth:`FlowSession.restart`.
 from __future__ import annotations
 
 import contextlib
-import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
@@ -34,7 +33,6 @@ from gateway.flowjson.player_view import screen_view
 
 _FORM = frozenset({"unfillable_required", "invalid_answer"})
 """Findings a person fixes on the same screen: the client only keeps the footer disabled."""
-_WALK_STATE = ("seen", "history", "visits", "screen", "data", "steps", "findings", "completion")
 
 FlowSource = Callable[[], str | bytes | Mapping[str, Any]]
 
@@ -116,19 +114,18 @@ class FlowSession:
         if item is not None:
             entry["_item"] = item
         self.errors, self.refused = {}, ()
-        before = {name: copy.deepcopy(getattr(walk, name)) for name in _WALK_STATE}
+        point = walk.checkpoint()
         self._run(lambda: walk._turn(entry))
         found = tuple(walk.findings)
         if not found or any(f.message == CLOSED for f in found):
             return  # moved on, completed, or closed with Back
-        tried = walk.steps[len(before["steps"]) :]
-        for name, value in before.items():  # the client stays on this screen
-            setattr(walk, name, value)
+        form_only = all(f.kind in _FORM for f in found)  # the footer stays disabled
+        # The client stays on this screen; an endpoint's refused answer stays in the walk.
+        walk.rollback(point, keep_steps=not form_only)
         walk.form.update({k: v for k, v in form.items() if not k.startswith("_")})
-        if all(f.kind in _FORM for f in found):  # the footer stays disabled
+        if form_only:
             self.errors = {f.path.removeprefix("form."): f.message for f in found}
-        else:  # the endpoint or the Flow went wrong: say so, keep the request in the walk
-            walk.steps.extend(tried)
+        else:  # the endpoint or the Flow went wrong: say so
             self.refused = found
 
     def back(self) -> None:

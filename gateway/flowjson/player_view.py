@@ -19,6 +19,7 @@ from gateway.flowjson.player_render import (
     as_text,
     describe,
     evaluate,
+    items_of,
     shown,
     truthy,
 )
@@ -77,8 +78,8 @@ def component_view(comp: Any, scope: Scope) -> dict[str, Any]:
         src = evaluate(comp.src, scope)
         return {"type": kind, "src": _data_uri(src), "alt_text": comp.alt_text}
     if isinstance(comp, m.NavigationList):
-        items = evaluate(comp.list_items, scope) if isinstance(comp.list_items, str) else None
-        raw = items if isinstance(items, list) else _dumps(comp.list_items)
+        items = items_of(comp.list_items, scope)
+        raw = items if isinstance(items, list) else []
         return {
             "type": kind,
             "name": comp.name,
@@ -123,8 +124,7 @@ def _required(comp: Any, scope: Scope) -> bool | dict[str, bool]:
 
 
 def _options(comp: Any, scope: Scope) -> list[dict[str, Any]]:
-    source = comp.data_source
-    items = evaluate(source, scope) if isinstance(source, str) else _dumps(source)
+    items = items_of(comp.data_source, scope)
     if not isinstance(items, list):
         return []
     return [
@@ -161,7 +161,3 @@ def _data_uri(src: Any) -> str:
         return src
     mime = next((t for magic, t in _MAGIC.items() if src.startswith(magic)), "image/png")
     return f"data:{mime};base64,{src}"
-
-
-def _dumps(items: Any) -> list[Any]:
-    return [i.model_dump(by_alias=True, exclude_none=True) for i in items or []]

@@ -19,7 +19,7 @@ from gateway.flowjson.issues import fmt
 from gateway.flowjson.screen_rules import ScreenRules
 
 REF = re.compile(r"\$\{([^}]*)\}")
-_WHOLE_REF = re.compile(r"^\$\{([^}]*)\}$")
+WHOLE_REF = re.compile(r"^\$\{([^}]*)\}$")
 _CONTAINERS = (dict, list)  # a tuple: ``dict | list`` is built anew at each call
 _NOT_BOUND = frozenset({"type", "name", "then", "else", "cases", "children"})
 _PY_TYPES: dict[str, tuple[type, ...]] = {
@@ -131,7 +131,7 @@ class RefRules(ScreenRules):
         """One string property holding ``${`` or a backtick: a single reference, a
         backtick expression, or text around a reference."""
         wanted = cat.lookup(cat.PROP_TYPES, ctype, key) if key else None
-        whole = _WHOLE_REF.match(value)
+        whole = WHOLE_REF.match(value)
         if whole:
             ref = whole.group(1).strip()
             kind, spec = self.resolve(i, ref, path)
