@@ -33,7 +33,7 @@ from gateway.events import InboundEvent
 from gateway.extras import MissingExtra, extra_for_module, require
 from gateway.log import configure_logging, get_logger, install_log_redaction
 from gateway.model import FlowMessage
-from providers import options_from_mapping
+from providers import message_from_mapping
 
 NEEDS: dict[str, tuple[str, str]] = {
     "demo": ("server", "the demo"),
@@ -211,14 +211,12 @@ def _message(args: argparse.Namespace) -> FlowMessage:
             fields[name] = value
     if args.data is not None:
         fields["data"] = json.loads(args.data)
-    if isinstance(fields.get("options"), dict):  # {"sinch": {...}}: the adapters' own types
-        fields["options"] = options_from_mapping(fields["options"])
     if args.template is not None:
         ref: dict[str, Any] = {"name": args.template, "language": args.language or "en_US"}
         if args.button_index is not None:
             ref["button_index"] = args.button_index
         fields["template"] = ref
-    return FlowMessage.model_validate(fields)
+    return message_from_mapping(fields)  # options {"sinch": {...}}: the adapters' own types
 
 
 def _send(args: argparse.Namespace) -> int:

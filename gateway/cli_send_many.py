@@ -27,7 +27,7 @@ from gateway.client import Gateway
 from gateway.errors import GatewayError
 from gateway.events import SendReceipt
 from gateway.model import FlowMessage
-from providers import options_from_mapping
+from providers import message_from_mapping
 
 TICK = 0.25
 """Seconds between redraws of the progress line."""
@@ -82,9 +82,7 @@ def read_messages(lines: TextIO, name: str) -> tuple[list[FlowMessage], list[int
             fields = json.loads(line)
             if not isinstance(fields, dict):
                 raise BadLine(f"{name}:{number}: expected a JSON object")
-            if isinstance(fields.get("options"), dict):  # {"sinch": {...}}: adapters' types
-                fields["options"] = options_from_mapping(fields["options"])
-            messages.append(FlowMessage.model_validate(fields))
+            messages.append(message_from_mapping(fields))  # options: {"sinch": {...}}
         except json.JSONDecodeError as exc:
             raise BadLine(f"{name}:{number}: not JSON: {exc.msg} (column {exc.colno})") from None
         except ValidationError as exc:

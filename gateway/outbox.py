@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import random
 import time
 import uuid
@@ -30,6 +31,7 @@ from gateway.group_commit import GroupCommit
 from gateway.log import get_logger
 from gateway.model import FlowMessage
 from gateway.store.base import Enqueued, NewSend, OutboxJob, SendOutcome, lease_owner
+from providers import message_from_mapping, message_to_mapping
 
 if TYPE_CHECKING:
     from gateway.config import GatewayConfig
@@ -53,7 +55,7 @@ def plan_enqueue(core: GatewayCore, msg: FlowMessage, key: str | None) -> NewSen
         sender.name,
         sender.provider,
         msg.to,
-        routed.model_dump_json(exclude_none=True),
+        json.dumps(message_to_mapping(routed), ensure_ascii=False, separators=(",", ":")),
     )
 
 
@@ -213,8 +215,8 @@ class OutboxWorker:
     async def _attempt(self, job: OutboxJob) -> SendOutcome | None:
         log = self.log.bind(send=job.id, key=job.key, sender=job.sender)
         try:
-            msg = FlowMessage.model_validate_json(job.message)
-        except ValueError as exc:
+            msg = message_from_mapping(json.loads(job.message))
+        except (ValueError, ConfigError) as exc:  # not JSON, not a message, unknown options
             return SendOutcome(job.id, "failed", error_class="InvalidMessage", error=str(exc))
         try:
             await self._pace(msg)

@@ -12,7 +12,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from gateway.errors import ConfigError
-from gateway.model import ProviderOptions
+from gateway.model import FlowMessage, ProviderOptions
 from gateway.plugins import load_target, with_entry_points
 from providers.base import CAPABILITIES, Adapter
 
@@ -79,6 +79,31 @@ def options_from_mapping(data: Mapping[str, Mapping[str, Any]]) -> tuple[Provide
     return tuple(out)
 
 
+def message_to_mapping(msg: FlowMessage) -> dict[str, Any]:
+    """``msg`` as plain JSON data, its options by provider name (``{"sinch": {…}}``), so
+    that :func:`message_from_mapping` rebuilds the adapters' own option types."""
+    data = msg.model_dump(mode="json", exclude_none=True, exclude={"options"})
+    if msg.options:
+        data["options"] = {
+            o.provider: o.model_dump(mode="json", exclude_none=True) for o in msg.options
+        }
+    return data
+
+
+def message_from_mapping(data: Mapping[str, Any]) -> FlowMessage:
+    """A message from plain data (a JSON file, :func:`message_to_mapping`): options given
+    by provider name go through :func:`options_from_mapping`.
+
+    Raises:
+        pydantic.ValidationError: not a valid message (or options).
+        ConfigError: options for an unknown provider, or one that takes none.
+    """
+    options = data.get("options") if isinstance(data, Mapping) else None
+    if isinstance(options, Mapping):
+        data = {**data, "options": options_from_mapping(options)}
+    return FlowMessage.model_validate(data)
+
+
 def get_adapter(name: str, **settings: Any) -> Adapter:
     """A configured adapter: ``get_adapter("meta_cloud", phone_number_id=…, access_token=…)``."""
     return adapter_class(name).from_settings(**settings)
@@ -91,5 +116,7 @@ __all__ = [
     "adapter_names",
     "capability_matrix_markdown",
     "get_adapter",
+    "message_from_mapping",
+    "message_to_mapping",
     "options_from_mapping",
 ]

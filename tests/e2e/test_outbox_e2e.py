@@ -6,6 +6,7 @@ again by itself. The emulator's own record of what reached it is the judge."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -19,7 +20,10 @@ from pathlib import Path
 from gateway.client import Gateway
 from gateway.config import load_config
 from gateway.model import FlowMessage
+from gateway.outbox import WorkerSettings, serve_outbox
+from gateway.pytest_plugin import EmulatorFixture
 from gateway.store import open_store
+from providers.sinch import SinchOptions
 from tests.e2e.soak import free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +136,23 @@ def _adapter(settings: dict[str, object]) -> object:
     from providers import adapter_class
 
     return adapter_class("meta_cloud").from_settings(**settings)
+
+
+def test_provider_options_survive_the_outbox(emulator: EmulatorFixture, store_url: str) -> None:
+    """Options are the adapters' own types: stored by provider name, rebuilt by the
+    worker, so they reach the provider's request (not a failed ``InvalidMessage``)."""
+    gateway = emulator.config.gateway.model_copy(update={"store": store_url, "store_migrate": True})
+    config = emulator.config.model_copy(update={"gateway": gateway})
+    msg = FlowMessage(
+        to="+14155550100", sender="sinch", flow_id="1", flow_cta="Go", body="Hi", screen="S",
+        options=[SinchOptions(correlation_id="campaign-7", ttl_seconds=60)],
+    )  # fmt: skip
+    with Gateway(config) as gw:
+        assert gw.enqueue(msg, key="with-options").new
+    counts = asyncio.run(
+        serve_outbox(config, WorkerSettings(poll_interval=0.01), asyncio.Event(), until_empty=True)
+    )
+    assert counts == {"sent": 1}, counts
+    [sent] = emulator.sent("sinch")
+    assert sent.body["correlation_id"] == "campaign-7"
+    assert sent.body["ttl"] == "60s"

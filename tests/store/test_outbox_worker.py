@@ -5,6 +5,7 @@ taken over between the pacing slot and the request sends nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 
 import pytest
@@ -138,3 +139,22 @@ async def test_a_lease_lost_before_the_request_sends_nothing(store: Store) -> No
     store.claim_outbox("someone-else", 5.0, 10, 30.0)  # our lease expired: taken over
     assert await worker._attempt(job) is None
     assert provider.received == {}
+
+
+async def test_a_stored_message_that_is_not_one_fails_unsent(store: Store) -> None:
+    """Not JSON, not a valid message, options for a provider no adapter knows: each
+    fails as ``InvalidMessage`` (no retry, nothing sent)."""
+    fields = message(0).model_dump(mode="json", exclude_none=True)
+    bad = {
+        "k0": "{not json",
+        "k1": json.dumps({**fields, "flow_cta": ""}),
+        "k2": json.dumps({**fields, "options": {"no_such_provider": {}}}),
+    }
+    store.enqueue([NewSend(k, "meta", "meta_cloud", fields["to"], m) for k, m in bad.items()], 0.0)
+    provider = Provider()
+    await drain(store, provider)
+    assert provider.received == {}
+    for key in bad:
+        row = store.outbox_entry(key)
+        assert row is not None
+        assert (row.status, row.error_class) == ("failed", "InvalidMessage"), key
