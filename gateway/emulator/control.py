@@ -205,7 +205,7 @@ def routes(emulator: Emulator) -> list[Route]:
             spec = await _spec(request, "provider", "number", *FIELDS)
             provider = _optional_text(spec, "provider")
             if provider is not None:
-                _provider(emulator, provider)
+                provider = _provider(emulator, provider)
             number = _optional_text(spec, "number")
             fields: dict[str, Any] = {}
             for key in FIELDS:
@@ -218,7 +218,7 @@ def routes(emulator: Emulator) -> list[Route]:
     async def refused(request: Request) -> Response:
         provider = request.query_params.get("provider") or None
         if provider is not None:
-            _provider(emulator, provider)
+            provider = _provider(emulator, provider)
         if request.method == "DELETE":
             return JSONResponse(emulator.reset_refused(provider))
         counts = emulator.refused
@@ -227,7 +227,7 @@ def routes(emulator: Emulator) -> list[Route]:
     async def messages(request: Request) -> Response:
         provider = request.query_params.get("provider") or None
         if provider is not None:
-            _provider(emulator, provider)
+            provider = _provider(emulator, provider)
         return JSONResponse([dataclasses.asdict(m) for m in emulator.sent(provider)])
 
     async def users(request: Request) -> Response:

@@ -440,3 +440,25 @@ def test_faults_and_limits_take_a_sender_name_as_well_as_a_provider() -> None:
     emulator.inject("shop", "server_error")  # by sender name
     with pytest.raises(KeyError, match="no emulated provider or sender 'nobody'"):
         emulator.inject("nobody", "server_error")
+
+
+def test_the_limit_and_message_routes_take_a_sender_name_as_well_as_a_provider() -> None:
+    from gateway.config import parse_config
+    from tests.conftest import PROVIDERS
+
+    config = parse_config(
+        {"senders": {"shop": {"provider": "meta_cloud", **PROVIDERS["meta_cloud"]}}}, env={}
+    )
+    emu = Emulator.from_config(config)
+    refused, reset, messages, limits = call(
+        emu,
+        ("GET", "/_emulator/refused?provider=shop", {}),
+        ("DELETE", "/_emulator/refused?provider=shop", {}),
+        ("GET", "/_emulator/messages?provider=shop", {}),
+        ("POST", "/_emulator/limits", {"json": {"provider": "shop", "throughput": 10}}),
+    )
+    assert refused.status_code == 200, refused.text
+    assert refused.json() == {"meta_cloud": {}}
+    assert reset.json() == {"meta_cloud": {}}
+    assert messages.json() == []
+    assert limits.json()["meta_cloud"]["throughput"] == 10.0
