@@ -13,16 +13,10 @@ _DEFAULT_CONFIG = Path("config/gateway.toml")
 
 def add_parsers(sub: Any) -> None:
     """Register ``config`` on the main parser's subcommands."""
-    cf = sub.add_parser(
-        "config",
-        help="check a configuration file",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    cf = sub.add_parser("config", help="check a configuration file")
     cf_sub = cf.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
     ck = cf_sub.add_parser(
-        "check",
-        help="report every problem of a config file, each with its key (exit 1 if any)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "check", help="report every problem of a config file, each with its key (exit 1 if any)"
     )
     ck.add_argument("--config", type=Path, default=_DEFAULT_CONFIG, help="the config file")
     ck.add_argument("--json", action="store_true", help="problems as a JSON array")

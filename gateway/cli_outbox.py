@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.config import load_config
-from gateway.errors import ConfigError
-from gateway.store import Store, open_store
+from gateway.store import Store, open_configured_store, open_store
 from gateway.store.base import OUTBOX_STATUSES
 
 _DEFAULT_CONFIG = Path("config/gateway.toml")
@@ -65,10 +64,7 @@ def _where(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _open(args: argparse.Namespace) -> Store:
     if args.store:
         return open_store(args.store, create=False)
-    config = load_config(args.config)
-    if config.gateway.store is None:
-        raise ConfigError("gateway.store", "the outbox lives in the store: set [gateway] store")
-    return open_store(config.store_url, migrate=config.gateway.store_migrate, create=False)
+    return open_configured_store(load_config(args.config), required=True, create=False)
 
 
 def run_outbox(args: argparse.Namespace) -> int:

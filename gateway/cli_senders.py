@@ -22,9 +22,9 @@ from typing import Any
 from gateway.config import load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.extras import missing
-from gateway.redact import is_sensitive_name
-from gateway.senders import ENV_KEY, SecretBox, SenderInfo, SenderRegistry, secret_settings
-from gateway.store import StoredSender, open_store
+from gateway.secretbox import credential_test
+from gateway.senders import ENV_KEY, SecretBox, SenderInfo, SenderRegistry
+from gateway.store import StoredSender, open_configured_store
 
 
 def add_parsers(sub: Any) -> None:
@@ -96,8 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 0
     config = load_config(args.config)
-    url = config.gateway.store
-    store = open_store(url, migrate=config.gateway.store_migrate) if url else None
+    store = open_configured_store(config)
     try:
         # Problems show where they matter: list's "!" column, or the named sender's error.
         registry = SenderRegistry(config, store, refresh=0, report=False)
@@ -234,12 +233,12 @@ def _pair(item: str, flag: str, form: str) -> tuple[str, str]:
 
 def _warn_command_line(args: argparse.Namespace, provider: str) -> None:
     try:
-        hidden = set(secret_settings(provider))
+        credential = credential_test(provider, unknown_ok=False)
     except ConfigError:
         return  # the registry names the unknown provider
     for item in getattr(args, "set", []):
         key = item.partition("=")[0].strip()
-        if key in hidden or is_sensitive_name(key):
+        if credential(key):
             print(
                 f"flowgateway: warning: {key} was given on the command line, where the "
                 f"process list and shell history keep it; prefer --set-env {key}=VAR",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 from gateway.config import GatewayConfig, load_config
 from gateway.core import GatewayCore, T
-from gateway.errors import ConfigError, GatewayError, ProviderError
+from gateway.errors import GatewayError, ProviderError
 from gateway.events import InboundEvent, SendReceipt, TemplateReceipt
 from gateway.http import HttpRequest
 from gateway.limiter import Limiter, open_limiter
@@ -43,6 +43,7 @@ from gateway.protocol import (
 )
 from gateway.retry import RetryPolicy
 from gateway.senders import SenderRegistry
+from gateway.store import no_outbox_store, open_configured_store
 from gateway.transport import (
     AsyncTransport,
     HttpxTransport,
@@ -76,7 +77,7 @@ class _Base(Generic[TransportT]):
             raise TypeError("a GatewayCore brings its own pacer: give the limiter to it")
         self._config = core if isinstance(core, GatewayConfig) else None
         # [gateway] store set: the senders added at run time are read from it.
-        self._store: Store | None = _open_store(self._config) if self._config else None
+        self._store = open_configured_store(self._config) if self._config else None
         self._limiter: Limiter | None = None  # the one this gateway opened and closes
         try:
             if self._config is not None and limiter is None:
@@ -128,7 +129,7 @@ class _Base(Generic[TransportT]):
 
     def _outbox(self) -> Store:
         if self._store is None:
-            raise ConfigError("gateway.store", "the outbox lives in the store: set [gateway] store")
+            raise no_outbox_store()
         return self._store
 
     def __repr__(self) -> str:
@@ -488,14 +489,6 @@ class AsyncGateway(_Base[AsyncTransport]):
         self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
-
-
-def _open_store(config: GatewayConfig) -> Store | None:
-    if config.gateway.store is None:
-        return None
-    from gateway.store import open_store
-
-    return open_store(config.store_url, migrate=config.gateway.store_migrate)
 
 
 def _make_core(

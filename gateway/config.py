@@ -37,7 +37,9 @@ from pydantic import (
 )
 
 from gateway.errors import ConfigError
+from gateway.limiter import limiter_kind
 from gateway.retry import RetrySettings
+from gateway.store import store_scheme
 
 MAX_DEPTH = 32
 """Deepest nesting of tables and arrays: a real config uses four levels."""
@@ -97,7 +99,7 @@ class GatewaySection(BaseModel):
     @field_validator("limiter")
     @classmethod
     def _limiter_url(cls, v: str) -> str:
-        if v != "memory://" and not v.startswith(("redis://", "rediss://", "unix://")):
+        if limiter_kind(v) is None:
             raise ValueError("must be memory:// or a redis:// URL")
         return v
 
@@ -108,9 +110,10 @@ class GatewaySection(BaseModel):
             return v
         if not v.strip():
             raise ValueError("must be a URL: sqlite:///file.db or postgresql://…")
-        scheme = v.partition("://")[0] if "://" in v else "sqlite"
-        if scheme not in ("sqlite", "postgresql", "postgres"):
-            raise ValueError(f"unknown store {scheme!r}: use sqlite:/// or postgresql://")
+        try:
+            store_scheme(v)
+        except ConfigError as exc:
+            raise ValueError(exc.problem) from None
         return v
 
 
@@ -364,6 +367,12 @@ def parse_config(data: Mapping[str, Any], env: Mapping[str, str] | None = None) 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> GatewayConfig:
     """Read and validate a TOML config file; every problem is a ConfigError naming the
     key, or the file when it cannot be read or parsed."""
+    return parse_config(read_config_file(path), env)
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """A TOML config file's tables as parsed, not yet validated; a ConfigError naming the
+    file when it cannot be read or parsed."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -377,12 +386,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Gatew
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(str(p), f"cannot read the config file: {reason}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except RecursionError:  # the parser recurses once per nested array or inline table
         raise ConfigError(str(p), "invalid TOML: arrays or tables nested too deeply") from None
     except ValueError as exc:  # TOMLDecodeError, or an integer past Python's digit limit
         raise ConfigError(str(p), f"invalid TOML: {exc}") from None
-    return parse_config(data, env)
 
 
 def _too_deep(data: Any) -> str | None:

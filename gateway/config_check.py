@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import tomllib
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
@@ -29,6 +28,7 @@ from gateway.config import (
     GatewayConfig,
     _too_deep,
     interpolate,
+    read_config_file,
     reference_problems,
     sender_problems,
 )
@@ -51,18 +51,10 @@ class Problem:
 
 def check_file(path: str | Path, env: Mapping[str, str] | None = None) -> list[Problem]:
     """Every problem of a TOML config file; an unreadable or unparsable file is one."""
-    from gateway.config import load_config
-
-    p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        # load_config words every way a file cannot be read or parsed: reuse it.
-        try:
-            load_config(p, env)
-        except ConfigError as exc:
-            return [Problem(key=exc.key, message=exc.problem)]
-        raise  # pragma: no cover - read once, not twice
+        data = read_config_file(path)
+    except ConfigError as exc:
+        return [Problem(key=exc.key, message=exc.problem)]
     return check_config(data, env)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
+from gateway import telemetry
 from gateway.config import GatewayConfig, GatewaySection, RouteConfig
 from gateway.errors import ConfigError, GatewayError, ProviderError
 from gateway.events import InboundEvent, SendReceipt
@@ -196,7 +197,8 @@ class GatewayCore:
         *,
         will_retry: bool,
     ) -> None:
-        """Make a failure ours (provider named, secrets scrubbed from its message); log it."""
+        """Make a failure ours (provider named, secrets scrubbed from its message); log it
+        and count it (telemetry)."""
         exc.provider = exc.provider or sender.provider
         exc.message = secrets.scrub(exc.message)
         exc.args = (exc.message,)
@@ -212,6 +214,16 @@ class GatewayCore:
             will_retry=will_retry,
             reason=exc.message,
         )
+        if telemetry.ENABLED:
+            telemetry.attempt(
+                op,
+                sender.name,
+                sender.provider,
+                attempt,
+                started,
+                exc.category,
+                will_retry=will_retry,
+            )
 
     def succeeded(
         self,
@@ -222,7 +234,9 @@ class GatewayCore:
         status_code: int | None,
         result: object,
     ) -> None:
-        """Log a parsed response."""
+        """Count (telemetry) and log a parsed response."""
+        if telemetry.ENABLED:
+            telemetry.attempt(op, sender.name, sender.provider, attempt, started, "ok")
         if not enabled(logging.INFO):  # the hot path: no event to build
             return
         self.log.info(

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol, TypeVar
 
 from gateway.errors import ConfigError, GatewayError
 
@@ -67,6 +67,27 @@ class Limiter(Protocol):
     async def aclose(self) -> None: ...
 
 
+_K = TypeVar("_K")
+
+
+def slot_wait(tat: float, now: float, tolerance: float) -> float:
+    """Seconds from ``now`` until a key whose arrival time is ``tat`` has a slot, a send
+    being allowed up to ``tolerance`` s (``(burst - 1) × interval``) ahead of it; 0 or
+    less: a slot is free now."""
+    return max(tat, now) - tolerance - now
+
+
+def next_tat(tat: float, at: float, interval: float) -> float:
+    """A key's arrival time once it takes a slot at ``at``."""
+    return max(tat, at) + interval
+
+
+def drop_expired(tats: Mapping[_K, float], now: float) -> dict[_K, float]:
+    """The arrival times still ahead of ``now``: a key past its own has its whole burst
+    again, as if never seen, and need not be kept."""
+    return {key: tat for key, tat in tats.items() if tat > now}
+
+
 def gcra(
     tats: Sequence[float], rates: Sequence[Rate], now: float, max_wait: float | None
 ) -> tuple[float, list[float] | None]:
@@ -75,13 +96,11 @@ def gcra(
     past ``max_wait``, nothing changes)."""
     wait = 0.0
     for tat, rate in zip(tats, rates, strict=True):
-        # A slot is free once the key's arrival time is within its burst tolerance.
-        allowed_at = max(tat, now) - (rate.burst - 1) * rate.interval
-        wait = max(wait, allowed_at - now)
+        wait = max(wait, slot_wait(tat, now, (rate.burst - 1) * rate.interval))
     if max_wait is not None and wait > max_wait:
         return wait, None
     at = now + wait
-    return wait, [max(tat, at) + rate.interval for tat, rate in zip(tats, rates, strict=True)]
+    return wait, [next_tat(tat, at, rate.interval) for tat, rate in zip(tats, rates, strict=True)]
 
 
 class MemoryLimiter:
@@ -127,7 +146,7 @@ class MemoryLimiter:
         self.penalize(key, seconds)
 
     def _sweep(self, now: float) -> None:
-        self._tats = {k: t for k, t in self._tats.items() if t > now}
+        self._tats = drop_expired(self._tats, now)
         self._next_sweep = now + 60.0
 
     def close(self) -> None:
@@ -137,11 +156,22 @@ class MemoryLimiter:
         pass
 
 
+def limiter_kind(url: str) -> Literal["memory", "redis"] | None:
+    """The limiter ``url`` names: ``memory://``, a Redis URL (``redis://``, ``rediss://``,
+    ``unix://``), or None for neither."""
+    if url == "memory://":
+        return "memory"
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return "redis"
+    return None
+
+
 def open_limiter(url: str) -> Limiter:
     """The limiter ``url`` names: ``memory://`` or ``redis://host:port/db``."""
-    if url == "memory://":
+    kind = limiter_kind(url)
+    if kind == "memory":
         return MemoryLimiter()
-    if url.startswith(("redis://", "rediss://", "unix://")):
+    if kind == "redis":
         from gateway.limiter_redis import RedisLimiter
 
         return RedisLimiter(url)

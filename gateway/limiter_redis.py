@@ -244,18 +244,20 @@ class RedisLimiter:
 
     def _async_client(self) -> _Async:
         loop = asyncio.get_running_loop()
-        with self._lock:
-            found = self._async.get(loop)
-            if found is None:
-                # Loops that ended without aclose: their clients can only be dropped.
-                for ended in [other for other in self._async if other.is_closed()]:
-                    del self._async[ended]
-                pool = aredis.BlockingConnectionPool.from_url(self._dsn, **self._options)
-                client = aredis.Redis.from_pool(pool)  # owns it: aclose() closes it
-                found = _Async(
-                    client, client.register_script(RESERVE), client.register_script(PENALIZE)
-                )
-                self._async[loop] = found
+        found = self._async.get(loop)  # the hot path: no lock once this loop has its client
+        if found is None:
+            with self._lock:
+                found = self._async.get(loop)
+                if found is None:
+                    # Loops that ended without aclose: their clients can only be dropped.
+                    for ended in [other for other in self._async if other.is_closed()]:
+                        del self._async[ended]
+                    pool = aredis.BlockingConnectionPool.from_url(self._dsn, **self._options)
+                    client = aredis.Redis.from_pool(pool)  # owns it: aclose() closes it
+                    found = _Async(
+                        client, client.register_script(RESERVE), client.register_script(PENALIZE)
+                    )
+                    self._async[loop] = found
         return found
 
     def _unavailable(self, exc: redis.RedisError) -> LimiterUnavailable:

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from gateway.http import encodable
 from gateway.identity import RecipientKind, phone_problem, recipient_kind
 
 FlowAction = Literal["navigate", "data_exchange"]
@@ -102,11 +103,8 @@ def _lone_surrogate(value: Any, path: str) -> str | None:
     while stack:
         item, where, depth = stack.pop()
         if isinstance(item, str):
-            if not item.isascii():
-                try:
-                    item.encode("utf-8")
-                except UnicodeEncodeError:
-                    return where
+            if not encodable(item):
+                return where
             continue
         if isinstance(item, float) and not math.isfinite(item):
             raise _rule("data_not_json", "{where} is {value}: JSON has no such number",

@@ -30,6 +30,7 @@ from gateway.errors import ConfigError, GatewayError, OutcomeUnknown, ProviderEr
 from gateway.group_commit import GroupCommit
 from gateway.log import get_logger
 from gateway.model import FlowMessage
+from gateway.store import no_outbox_store
 from gateway.store.base import Enqueued, NewSend, OutboxJob, SendOutcome, lease_owner
 from providers import message_from_mapping, message_to_mapping
 
@@ -268,7 +269,7 @@ async def serve_outbox(
     from gateway.client import AsyncGateway
 
     if config.gateway.store is None:
-        raise ConfigError("gateway.store", "the outbox lives in the store: set [gateway] store")
+        raise no_outbox_store()
     if metrics_port is not None:
         telemetry.serve_metrics(metrics_host, metrics_port)
     async with AsyncGateway(config) as gw:

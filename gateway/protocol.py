@@ -151,16 +151,6 @@ def exchange(
             verdict = policy.after_failure(retries, exc)
             will_retry = verdict.pause is not None
             core.failed(sender, op, attempt, started, status_code, exc, will_retry=will_retry)
-            if telemetry.ENABLED:
-                telemetry.attempt(
-                    op,
-                    sender.name,
-                    sender.provider,
-                    attempt,
-                    started,
-                    exc.category,
-                    will_retry=will_retry,
-                )
             if verdict.pause is None:
                 if (
                     verdict.late
@@ -176,8 +166,6 @@ def exchange(
             assert to is not None
             pacer.accepted(sender, to)
         core.succeeded(sender, op, attempt, started, outcome.status_code, result)
-        if telemetry.ENABLED:
-            telemetry.attempt(op, sender.name, sender.provider, attempt, started, "ok")
         return result
 
 

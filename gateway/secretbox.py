@@ -12,7 +12,7 @@ import json
 import os
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import SecretStr
@@ -146,21 +146,30 @@ def secret_settings(provider: str) -> tuple[str, ...]:
     return tuple(name for name, f in fields.items() if _holds_secret(f.annotation))
 
 
+def credential_test(provider: str, *, unknown_ok: bool) -> Callable[[str], bool]:
+    """Is a setting of ``provider`` named ``key`` a credential: one of its
+    :func:`secret_settings`, or a credential-like name (``is_sensitive_name``).
+
+    Raises:
+        ConfigError: an unknown provider, unless ``unknown_ok`` (then only the names).
+    """
+    try:
+        hidden = frozenset(secret_settings(provider))
+    except ConfigError:
+        if not unknown_ok:
+            raise
+        hidden = frozenset()
+    return lambda key: key in hidden or is_sensitive_name(key)
+
+
 def mask_settings(provider: str, table: Mapping[str, Any]) -> dict[str, Any]:
     """``table`` with every credential's value replaced by ``***``."""
-    hidden = set(secret_settings(provider))
-    return {
-        k: MASK if (k in hidden or is_sensitive_name(k) or isinstance(v, SecretStr)) else v
-        for k, v in table.items()
-    }
+    credential = credential_test(provider, unknown_ok=False)
+    return {k: MASK if (credential(k) or isinstance(v, SecretStr)) else v for k, v in table.items()}
 
 
 def scrub_later(provider: str, table: Mapping[str, Any]) -> None:
-    """Register ``table``'s credentials for redaction, even when its adapter won't build."""
-    try:
-        hidden = set(secret_settings(provider))
-    except ConfigError:  # an unknown provider: every credential-named value, then
-        hidden = set()
-    secrets.add(
-        v for k, v in table.items() if isinstance(v, str) and (k in hidden or is_sensitive_name(k))
-    )
+    """Register ``table``'s credentials for redaction, even when its adapter won't build
+    (an unknown provider: every credential-named value, then)."""
+    credential = credential_test(provider, unknown_ok=True)
+    secrets.add(v for k, v in table.items() if isinstance(v, str) and credential(k))

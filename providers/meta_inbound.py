@@ -89,7 +89,7 @@ def split_envelope(body: bytes) -> list[WebhookPart]:
         for change in changes:
             if not isinstance(change, dict):
                 return whole
-            number = _number_of(change)
+            number = _number_in(change.get("value"))
             key = (number, None) if number else (None, opt_str(entry.get("id")))
             groups.setdefault(key, []).append((i, change))
     if len(groups) < 2:
@@ -109,9 +109,8 @@ def split_envelope(body: bytes) -> list[WebhookPart]:
     return parts
 
 
-def _number_of(change: dict[str, Any]) -> str | None:
-    """The business number a change names: ``value.metadata.phone_number_id``."""
-    value = change.get("value")
+def _number_in(value: Any) -> str | None:
+    """The business number a change's ``value`` names: ``metadata.phone_number_id``."""
     metadata = value.get("metadata") if isinstance(value, dict) else None
     return opt_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
 
@@ -173,9 +172,7 @@ class MetaInbound:
     def value(self, value: dict[str, Any], path: str = "") -> list[InboundEvent]:
         """A ``value`` object or an On-Premise flat body: messages, statuses, errors."""
         prefix = f"{path}." if path else ""
-        metadata = value.get("metadata")
-        bid = opt_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
-        bid = bid or self.business_id
+        bid = _number_in(value) or self.business_id
         contacts = _contacts(value.get("contacts"))
         events: list[InboundEvent] = []
         if "messages" in value:
@@ -325,8 +322,7 @@ class MetaInbound:
         items = value.get("user_id_update") if isinstance(value, dict) else None
         if not isinstance(items, list):
             return [self.unhandled("change:user_id_update", change, None)]
-        metadata = value.get("metadata") if isinstance(value, dict) else None
-        bid = opt_str(metadata.get("phone_number_id")) if isinstance(metadata, dict) else None
+        bid = _number_in(value)
         events: list[InboundEvent] = []
         for item in items:
             if not isinstance(item, dict):

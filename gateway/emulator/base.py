@@ -298,10 +298,12 @@ class Sim:
 
     # Limits (gateway.emulator.limits) ------------------------------------------------
 
-    def limit_send(self, number: str, recipient: str, fault: Fault | None) -> HttpResponse | None:
-        """The refusal of a send over ``number``'s throughput or pair rate, in this
-        provider's shape; None: the send goes on and is counted."""
-        user = self.user_for(recipient)
+    def limit_send(
+        self, number: str, recipient: str, user: SimUser | None, fault: Fault | None
+    ) -> HttpResponse | None:
+        """The refusal of a send to ``recipient`` (``user``: :meth:`user_for` it) over
+        ``number``'s throughput or pair rate, in this provider's shape; None: the send
+        goes on and is counted."""
         key = user.user_id if user is not None else recipient.removesuffix("@c.us").lstrip("+")
         refused = self.limits.check_send(number, key)
         return None if refused is None else self.refuse(number, refused, fault)

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.emulator.failures import Confidence
+from gateway.limiter import drop_expired, next_tat, slot_wait
 
 LimitKind = Literal["throughput", "pair", "project_rate", "queue"]
 LIMIT_KINDS: tuple[LimitKind, ...] = ("throughput", "pair", "project_rate", "queue")
@@ -148,21 +149,11 @@ class Refused:
         return max(1, math.ceil(self.wait))
 
 
-class _Slots:
-    """GCRA for one key: ``tat``, the theoretical arrival time of its next send."""
-
-    __slots__ = ("tat",)
-
-    def __init__(self) -> None:
-        self.tat = 0.0
-
-    def wait(self, now: float, tolerance: float) -> float:
-        """0 if a send fits now, else the seconds until it would."""
-        early = self.tat - tolerance - now
-        return early if early > EPSILON else 0.0
-
-    def take(self, now: float, interval: float) -> None:
-        self.tat = max(self.tat, now) + interval
+def _wait(tat: float, now: float, tolerance: float) -> float:
+    """GCRA (:mod:`gateway.limiter`'s arithmetic) for a key whose theoretical arrival
+    time is ``tat``: 0 if a send fits now, else the seconds until it would."""
+    early = slot_wait(tat, now, tolerance)
+    return early if early > EPSILON else 0.0
 
 
 class LimitState:
@@ -179,8 +170,8 @@ class LimitState:
         self.timer = timer
         self.refused: dict[str, dict[str, int]] = {}
         """Business number → error code → sends refused."""
-        self._slots: dict[str, _Slots] = {}
-        self._pairs: dict[tuple[str, str], _Slots] = {}
+        self._tats: dict[str, float] = {}  # number or project → its arrival time (GCRA)
+        self._pairs: dict[tuple[str, str], float] = {}  # (number, user) → the same
         self._queue_free: dict[str, float] = {}  # app → when its queue is empty
         self._next_sweep = 0.0
 
@@ -218,19 +209,17 @@ class LimitState:
             return None
         now = self.timer()
         rate = self.tiers.get(number, s.throughput)
-        slots = self._slots.setdefault(number, _Slots()) if rate > 0 else None
-        if slots is not None and (wait := slots.wait(now, s.tolerance)):
+        tat = self._tats.get(number, 0.0)
+        if rate > 0 and (wait := _wait(tat, now, s.tolerance)):
             return Refused("throughput", wait)
-        pair: _Slots | None = None
         if s.pair_interval > 0 and user is not None:
-            pair = self._pairs.get((number, user)) or _Slots()
-            if wait := pair.wait(now, (s.pair_burst - 1) * s.pair_interval):
+            pair = self._pairs.get((number, user), 0.0)
+            if wait := _wait(pair, now, (s.pair_burst - 1) * s.pair_interval):
                 return Refused("pair", wait)
             self._sweep(now)
-            self._pairs[(number, user)] = pair
-            pair.take(now, s.pair_interval)
-        if slots is not None:
-            slots.take(now, 1.0 / rate)
+            self._pairs[(number, user)] = next_tat(pair, now, s.pair_interval)
+        if rate > 0:
+            self._tats[number] = next_tat(tat, now, 1.0 / rate)
         return None
 
     def check_request(self, project: str) -> Refused | None:
@@ -239,10 +228,10 @@ class LimitState:
         if not s.enabled or s.project_rate <= 0:
             return None
         now = self.timer()
-        slots = self._slots.setdefault(project, _Slots())
-        if wait := slots.wait(now, s.tolerance):
+        tat = self._tats.get(project, 0.0)
+        if wait := _wait(tat, now, s.tolerance):
             return Refused("project_rate", wait)
-        slots.take(now, 1.0 / s.project_rate)
+        self._tats[project] = next_tat(tat, now, 1.0 / s.project_rate)
         return None
 
     def check_queue(self, app: str) -> Refused | float:
@@ -273,7 +262,7 @@ class LimitState:
         """Forget the pairs with a full burst again (a campaign has one per user)."""
         if now < self._next_sweep:
             return
-        self._pairs = {key: p for key, p in self._pairs.items() if p.tat > now}
+        self._pairs = drop_expired(self._pairs, now)
         self._next_sweep = now + SWEEP_EVERY
 
 

@@ -287,14 +287,14 @@ class MetaShapedSim(Sim):
         body = check_spec("meta_cloud", "message", raw)
         return body if isinstance(body, Invalid) else cloud_rules(body)
 
-    def send(self, raw: bytes, fault: Fault | None, number: str | None = None) -> HttpResponse:
-        """Accept a message from ``number`` (default: the account's) or refuse it."""
+    def send(self, raw: bytes, fault: Fault | None, number: str) -> HttpResponse:
+        """Accept a message from ``number`` or refuse it."""
         body = self.check_message(raw)
         if isinstance(body, Invalid):
             return self.invalid(body)
         to = str(body.get("to") or body["recipient"])  # both given: `to` wins, as at Meta
-        number = number or self.sending_number("")
-        refused = self.limit_send(number, to, fault)
+        user = self.user_for(to)
+        refused = self.limit_send(number, to, user, fault)
         if refused is not None:
             return refused
         if self.fails_now(fault):
@@ -305,7 +305,7 @@ class MetaShapedSim(Sim):
         )
         self.sent[message_id] = Sent(
             self.name, message_id, to, kind, _token_of(body), body,
-            window_closed=self.fails_later(fault), user=self.user_for(to), number=number,
+            window_closed=self.fails_later(fault), user=user, number=number,
         )  # fmt: skip
         return self.accepted(message_id, to, kind)
 

@@ -8,6 +8,7 @@ SQLite file, no server. ``postgresql://user@host/db?schema=name``: PostgreSQL (e
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, overload
 
 from gateway.errors import ConfigError
 from gateway.store.base import (
@@ -24,6 +25,9 @@ from gateway.store.base import (
     UnroutableRow,
 )
 
+if TYPE_CHECKING:
+    from gateway.config import GatewayConfig
+
 __all__ = [
     "Delivery",
     "Job",
@@ -36,8 +40,11 @@ __all__ = [
     "Store",
     "StoredSender",
     "UnroutableRow",
+    "no_outbox_store",
+    "open_configured_store",
     "open_store",
     "sqlite_path",
+    "store_scheme",
 ]
 
 
@@ -53,6 +60,21 @@ def sqlite_path(url: str) -> str | None:
     if "://" in url:
         return None
     return url
+
+
+STORE_SCHEMES = ("sqlite", "postgresql", "postgres")
+"""The store URL schemes :func:`open_store` opens; a bare path is ``sqlite``."""
+
+
+def store_scheme(url: str) -> str:
+    """The scheme of a store URL (``sqlite`` for a bare path); ``ConfigError`` for one
+    not in :data:`STORE_SCHEMES`."""
+    scheme = url.partition("://")[0] if "://" in url else "sqlite"
+    if scheme not in STORE_SCHEMES:
+        raise ConfigError(
+            "gateway.store", f"unknown store {scheme!r}: use sqlite:/// or postgresql://"
+        )
+    return scheme
 
 
 def open_store(
@@ -82,9 +104,34 @@ def open_store(
             create=create,
             migrate=True if migrate is None else migrate,
         )
-    scheme = url.partition("://")[0]
-    if scheme in ("postgresql", "postgres"):
-        from gateway.store.postgres import PostgresStore
+    store_scheme(url)  # a SQLite URL is handled above: postgresql, postgres, or this raises
+    from gateway.store.postgres import PostgresStore
 
-        return PostgresStore(url, pool_size=pool_size, migrate=bool(migrate))
-    raise ConfigError("gateway.store", f"unknown store {scheme!r}: use sqlite:/// or postgresql://")
+    return PostgresStore(url, pool_size=pool_size, migrate=bool(migrate))
+
+
+def no_outbox_store() -> ConfigError:
+    """The error of an outbox use without ``[gateway] store``."""
+    return ConfigError("gateway.store", "the outbox lives in the store: set [gateway] store")
+
+
+@overload
+def open_configured_store(
+    config: GatewayConfig, *, required: Literal[True], create: bool = True
+) -> Store: ...
+@overload
+def open_configured_store(
+    config: GatewayConfig, *, required: bool = False, create: bool = True
+) -> Store | None: ...
+def open_configured_store(
+    config: GatewayConfig, *, required: bool = False, create: bool = True
+) -> Store | None:
+    """The store ``[gateway] store`` names, migrated as ``store_migrate`` says; None when
+    it is unset, or with ``required`` (the outbox) :func:`no_outbox_store` raised.
+    ``create=False``: as :func:`open_store`."""
+    url = config.gateway.store
+    if url is None:
+        if required:
+            raise no_outbox_store()
+        return None
+    return open_store(url, migrate=config.gateway.store_migrate, create=create)

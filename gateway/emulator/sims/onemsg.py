@@ -28,7 +28,7 @@ from gateway.emulator.failures import FailureSite
 from gateway.emulator.limits import LimitKind, Limits, LimitSite
 from gateway.emulator.meta_shaped import PAIR_DETAILS
 from gateway.emulator.sims._onemsg_flows import OneMsgManagement
-from gateway.emulator.users import Users, is_bsuid
+from gateway.emulator.users import SimUser, Users, is_bsuid
 from gateway.http import HttpResponse
 
 _ACK = {"sent": "sent", "delivered": "delivered", "read": "viewed"}
@@ -392,17 +392,21 @@ class OneMsgSim(Sim):
                 )
                 tpl = {k: added[k] for k in ("id", "status", "category")}
                 return Reply(json_response(200, tpl))
-            refused = self.limit_send(self.secret("instance_id"), _to(checked), fault)
+            to = _to(checked)
+            user = self.user_for(to)
+            refused = self.limit_send(self.secret("instance_id"), to, user, fault)
             if refused is not None:
                 return Reply(refused)
             if self.fails_now(fault):
                 # 1msg checks the window itself; its own client expects these words
                 return Reply(json_response(400, {"message": "Dialog window is closed"}))
-            return Reply(self._sent(checked, parts[1], self.fails_later(fault)))
+            return Reply(self._sent(checked, parts[1], self.fails_later(fault), user))
 
         return self.apply_transport_fault(fault, answer)
 
-    def _sent(self, body: dict[str, Any], method: str, closed: bool) -> HttpResponse:
+    def _sent(
+        self, body: dict[str, Any], method: str, closed: bool, user: SimUser | None
+    ) -> HttpResponse:
         to = _to(body)
         kind: Literal["interactive", "template"]
         if method == "sendFlow":
@@ -421,7 +425,7 @@ class OneMsgSim(Sim):
         message_id = self.next_id("gBGGemu")
         self.sent[message_id] = Sent(
             self.name, message_id, to, kind, token, body,
-            window_closed=closed, user=self.user_for(to),
+            window_closed=closed, user=user,
         )  # fmt: skip
         return json_response(
             200,
