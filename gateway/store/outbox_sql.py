@@ -204,10 +204,7 @@ class OutboxSql:
             " error = NULL, owner = NULL, lease_until = NULL WHERE status IN"
             " ('unknown', 'failed', 'cancelled')"
         )
-        with self.tx() as db:
-            if status is not None:
-                return db.run(f"{reset} AND status = ?", (status,))
-            return db.many(f"{reset} AND id = ?", [(i,) for i in ids])
+        return self._update_chosen(reset, ids, status)
 
     def outbox_cancel(self, ids: Iterable[int] = (), *, status: str | None = None) -> int:
         """Cancel sends not yet out (queued, unknown, failed); never one in flight."""
@@ -215,10 +212,14 @@ class OutboxSql:
             "UPDATE outbox SET status = 'cancelled', owner = NULL, lease_until = NULL"
             " WHERE status IN ('queued', 'unknown', 'failed')"
         )
+        return self._update_chosen(cancel, ids, status)
+
+    def _update_chosen(self, update: str, ids: Iterable[int], status: str | None) -> int:
+        """``update`` (ending in a WHERE clause) on the sends of ``status``, else by id."""
         with self.tx() as db:
             if status is not None:
-                return db.run(f"{cancel} AND status = ?", (status,))
-            return db.many(f"{cancel} AND id = ?", [(i,) for i in ids])
+                return db.run(f"{update} AND status = ?", (status,))
+            return db.many(f"{update} AND id = ?", [(i,) for i in ids])
 
     def outbox_counts(self) -> dict[str, int]:
         """Sends per status, and sent ones per delivery state."""
